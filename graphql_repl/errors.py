@@ -1,0 +1,56 @@
+"""Errors raised by graphql_repl.
+
+    ReplError                 base class; ``code`` is the contract's error code
+    ├── BadInput              BAD_USER_INPUT: the caller sent something we cannot use
+    │   ├── UnknownModel      no model of that name is registered
+    │   ├── BadCheckpoint     a checkpoint that is malformed or belongs to another store
+    │   ├── BadFilter         a ``where`` filter that names an unknown field or operator
+    │   └── InvalidDocument   a document that does not fit its model
+    ├── NotFound              NOT_FOUND: the document or conflict does not exist
+    └── StoreError            INTERNAL_SERVER_ERROR: the store failed; the message is safe to show
+
+Every backend maps its driver's exceptions to ``StoreError`` in one place, so code above
+the store never sees ``sqlite3`` or ``pymongo`` exceptions.
+"""
+
+from __future__ import annotations
+
+
+class ReplError(Exception):
+    """Base class of every error graphql_repl raises on purpose."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(ReplError):
+    code = "BAD_USER_INPUT"
+
+
+class UnknownModel(BadInput):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown model {name!r}")
+        self.name = name
+
+
+class BadCheckpoint(BadInput):
+    pass
+
+
+class BadFilter(BadInput):
+    pass
+
+
+class InvalidDocument(BadInput):
+    pass
+
+
+class NotFound(ReplError):
+    code = "NOT_FOUND"
+
+
+class StoreError(ReplError):
+    pass

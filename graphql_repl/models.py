@@ -1,0 +1,192 @@
+"""Models declared in Python: typed fields, per-field conflict strategies, access narrowing.
+
+A model is a named collection of JSON documents with a string ``id``::
+
+    Note = Model(
+        "Note",
+        fields=(
+            Field("title", FieldType.STRING, Strategy.LATEST),
+            Field("tags", FieldType.STRING_LIST, Strategy.UNION),
+            Field("tenantId", FieldType.STRING),
+        ),
+        default_strategy=Strategy.LATEST,
+        change_properties=("tenantId",),
+    )
+
+``validate`` turns an incoming document into its normal form (declared fields only, values
+of the declared type, ``None`` dropped), so equal content hashes to the same rev everywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvalidDocument, UnknownModel
+
+Document = dict[str, Any]
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class FieldType(enum.Enum):
+    ID = "ID"
+    STRING = "String"
+    INT = "Int"
+    FLOAT = "Float"
+    BOOLEAN = "Boolean"
+    STRING_LIST = "[String]"
+    JSON = "JSON"
+
+
+class Strategy(enum.Enum):
+    """How a field that both sides changed is merged."""
+
+    SOURCE_WINS = "SOURCE_WINS"
+    TARGET_WINS = "TARGET_WINS"
+    LATEST = "LATEST"
+    MAX = "MAX"
+    MIN = "MIN"
+    UNION = "UNION"
+    MANUAL = "MANUAL"
+
+
+@dataclass(frozen=True)
+class FieldConflict:
+    """What a custom strategy sees: the base and both sides' values and clock stamps."""
+
+    field: str
+    base: Any
+    source: Any
+    target: Any
+    source_stamp: str | None
+    target_stamp: str | None
+
+
+@dataclass(frozen=True)
+class Custom:
+    """A named custom strategy: ``merge`` returns the merged value.
+
+    For replicas to converge, ``merge`` should not depend on which side is the source.
+    """
+
+    name: str
+    merge: Callable[[FieldConflict], Any]
+
+
+FieldStrategy = Strategy | Custom
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: FieldType = FieldType.STRING
+    strategy: FieldStrategy | None = None  # None: the model's default
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model declaration. ``roles`` narrows which roles may use it at all (None: any)."""
+
+    name: str
+    fields: tuple[Field, ...]
+    default_strategy: FieldStrategy = Strategy.MANUAL
+    roles: frozenset[str] | None = None
+    change_properties: tuple[str, ...] = ()
+    by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"Model name {self.name!r} must be alphanumeric, starting with a letter")
+        fields = {"id": Field("id", FieldType.ID)}
+        for f in self.fields:
+            if f.name == "id":
+                continue
+            if not _FIELD_NAME.match(f.name):
+                raise ValueError(f"{self.name}: invalid field name {f.name!r}")
+            if f.name in fields:
+                raise ValueError(f"{self.name}: field {f.name!r} declared twice")
+            if f.strategy is Strategy.UNION and f.type not in (FieldType.STRING_LIST, FieldType.JSON):
+                raise ValueError(f"{self.name}.{f.name}: UNION needs a list field")
+            fields[f.name] = f
+        for prop in self.change_properties:
+            if prop not in fields:
+                raise ValueError(f"{self.name}: change property {prop!r} is not a field")
+        object.__setattr__(self, "by_name", fields)
+
+    def strategy(self, field_name: str) -> FieldStrategy:
+        declared = self.by_name[field_name].strategy
+        return self.default_strategy if declared is None else declared
+
+    def validate(self, document: Any, model_id: str | None = None) -> Document:
+        """Return the normal form of ``document`` or raise ``InvalidDocument``.
+
+        ``model_id``, when given, is the id the document must have (it is filled in when
+        the document has none).
+        """
+        if not isinstance(document, dict):
+            raise InvalidDocument(f"{self.name}: a document must be a JSON object")
+        out: Document = {}
+        for key, value in document.items():
+            spec = self.by_name.get(key)
+            if spec is None:
+                raise InvalidDocument(f"{self.name}: unknown field {key!r}")
+            if value is not None:
+                out[key] = coerce_value(self.name, spec, value)
+        if model_id is not None:
+            if out.setdefault("id", model_id) != model_id:
+                raise InvalidDocument(f"{self.name}: document id {out['id']!r} is not {model_id!r}")
+        if not out.get("id"):
+            raise InvalidDocument(f"{self.name}: a document needs a non-empty string id")
+        return out
+
+
+def coerce_value(model: str, spec: Field, value: Any) -> Any:
+    kind = spec.type
+    if kind in (FieldType.ID, FieldType.STRING):
+        if isinstance(value, str):
+            return value
+    elif kind is FieldType.INT:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind is FieldType.FLOAT:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif kind is FieldType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+    elif kind is FieldType.STRING_LIST:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+    else:
+        return value
+    raise InvalidDocument(f"{model}.{spec.name} must be of type {kind.value}, got {value!r:.60}")
+
+
+class Registry:
+    """The models a server serves, by name."""
+
+    def __init__(self, models: Iterable[Model]) -> None:
+        self._models: dict[str, Model] = {}
+        for model in models:
+            if model.name in self._models:
+                raise ValueError(f"Model {model.name!r} registered twice")
+            self._models[model.name] = model
+
+    def get(self, name: str) -> Model:
+        try:
+            return self._models[name]
+        except KeyError:
+            raise UnknownModel(name) from None
+
+    def __iter__(self) -> Iterator[Model]:
+        return iter(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)

@@ -1,0 +1,466 @@
+"""A model on this server: its change log, diff, bulk update, conflicts and typed writes.
+
+``LocalModel`` is the local end of replication (a remote server's model is the other kind,
+over GraphQL). Every write, whether a typed ``create`` or a replicated update, goes through
+the store's ``transact`` so the document and its change entry are one atomic step.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BadInput, InvalidDocument, NotFound
+from ..filters import parse_filter
+from ..models import Document, Model, Strategy
+from ..settings import Settings
+from ..stores.base import Store, StoredConflict, StoredDoc, WriteBatch
+from .clocks import DELETED_KEY, HybridLogicalClock, is_stamp
+from .merge import delete_wins, merge_documents
+from .revisions import Relation, join_ancestors, relate, rev_of, sid
+from .types import (
+    BulkUpdateResult,
+    Change,
+    ChangeInput,
+    ChangePage,
+    ChangeType,
+    Clock,
+    Conflict,
+    Diff,
+    Resolution,
+    Update,
+    UpdateResult,
+    UpdateStatus,
+)
+
+MAX_PAGE = 5000
+
+
+@dataclass(slots=True)
+class _Incoming:
+    """An update, validated, with its rev and ancestry worked out before the transaction."""
+
+    model_id: str
+    content: Document | None  # None for a deletion
+    rev: str | None
+    prev: str | None
+    sid: str
+    ancestors: list[str]
+    clock: Clock
+    error: str | None = None
+
+
+class LocalModel:
+    def __init__(self, model: Model, store: Store, clock: HybridLogicalClock, settings: Settings) -> None:
+        self.model = model
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    # -- the change log -----------------------------------------------------------------
+
+    async def checkpoint(self) -> str:
+        return await self.store.checkpoint(self.name)
+
+    async def changes(
+        self, since: str | None = None, where: Any = None, limit: int = 500, until: str | None = None
+    ) -> ChangePage:
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
+        page = await self.store.changes(self.name, since, parse_filter(self.model, where), limit, until)
+        return ChangePage([self._change(d) for d in page.docs], page.checkpoint, page.has_more)
+
+    def _change(self, doc: StoredDoc) -> Change:
+        if doc.deleted:
+            kind = ChangeType.DELETE
+        else:
+            kind = ChangeType.CREATE if doc.prev is None else ChangeType.UPDATE
+        return Change(
+            self.name,
+            doc.model_id,
+            kind,
+            doc.rev,
+            doc.prev,
+            doc.checkpoint,
+            None if doc.deleted else doc.data,
+            doc.clock,
+            doc.ancestors,
+        )
+
+    # -- diff ---------------------------------------------------------------------------
+
+    async def diff(self, since: str | None, changes: Sequence[ChangeInput]) -> Diff:
+        """LoopBack's diff, ancestry-aware: which remote changes are deltas to apply here and
+        which conflict with a change made here after ``since``."""
+        for i, c in enumerate(changes):
+            if not c.model_id:
+                raise BadInput(f"changes[{i}]: modelId must not be empty")
+            if (c.type is ChangeType.DELETE) != (c.rev is None):
+                raise BadInput(f"changes[{i}]: a DELETE has no rev, a CREATE or UPDATE needs one")
+        ids = list(dict.fromkeys(c.model_id for c in changes))
+        local = await self.store.get(self.name, ids)
+        page = await self.store.changes(
+            self.name, since, parse_filter(self.model, {"id": {"inq": ids}}), max(len(ids), 1)
+        )
+        changed_since = {d.model_id for d in page.docs}
+        deltas: list[Change] = []
+        conflicts: list[Conflict] = []
+        for c in changes:
+            cur = local.get(c.model_id)
+            relation = relate(
+                None if cur is None else sid(cur.rev, cur.prev),
+                [] if cur is None else cur.ancestors,
+                sid(c.rev, c.prev),
+                _ancestors(c.prev, c.revs),
+            )
+            if relation in (Relation.SAME, Relation.STALE):
+                continue
+            if relation is Relation.DIVERGED and c.model_id in changed_since:
+                assert cur is not None
+                conflicts.append(
+                    Conflict(self.name, c.model_id, c.rev, cur.rev, None, _live(cur), [])
+                )
+            else:
+                deltas.append(
+                    Change(self.name, c.model_id, c.type, c.rev, c.prev, page.checkpoint, None, {},
+                           list(_ancestors(c.prev, c.revs)))
+                )
+        return Diff(deltas, conflicts)
+
+    # -- bulk update ----------------------------------------------------------------------
+
+    async def bulk_update(self, updates: Sequence[Update]) -> BulkUpdateResult:
+        """Apply each update if this side is at its ``prev`` (or already has it); otherwise
+        merge per field, or record a conflict. One transaction per chunk; an invalid update
+        is rejected alone."""
+        results: list[UpdateResult] = []
+        conflicts: list[Conflict] = []
+        size = self.settings.replication_chunk_size
+        for start in range(0, len(updates), size):
+            incoming = [self._prepare(u) for u in updates[start : start + size]]
+            self.clock.observe(s for i in incoming for s in i.clock.values())
+            ids = list(dict.fromkeys(i.model_id for i in incoming if i.error is None))
+            _, (chunk_results, chunk_conflicts) = await self.store.transact(
+                self.name, ids, lambda cur, pend, inc=incoming: self._decide(inc, cur, pend)
+            )
+            results.extend(chunk_results)
+            conflicts.extend(chunk_conflicts)
+        return BulkUpdateResult(results, conflicts, await self.checkpoint())
+
+    def _prepare(self, u: Update) -> _Incoming:
+        model_id = u.model_id if isinstance(u.model_id, str) else ""
+        clock = {k: v for k, v in u.clock.items() if is_stamp(v)} if isinstance(u.clock, dict) else {}
+        ancestors = _ancestors(u.prev, u.revs)
+        try:
+            if not model_id:
+                raise InvalidDocument("modelId must not be empty")
+            if u.type is ChangeType.DELETE:
+                return _Incoming(model_id, None, None, u.prev, sid(None, u.prev), ancestors, clock)
+            if u.data is None:
+                raise InvalidDocument(f"a {u.type.value} needs the whole document in data")
+            content = self.model.validate(u.data, model_id)
+        except InvalidDocument as exc:
+            return _Incoming(model_id, None, None, None, "", [], {}, exc.message)
+        rev = rev_of(content)
+        return _Incoming(model_id, content, rev, u.prev, rev, ancestors, clock)
+
+    def _decide(
+        self,
+        incoming: Sequence[_Incoming],
+        current: dict[str, StoredDoc],
+        pending: Mapping[str, StoredConflict],
+    ) -> tuple[WriteBatch, tuple[list[UpdateResult], list[Conflict]]]:
+        writes: dict[str, StoredDoc] = {}
+        results: list[UpdateResult] = []
+        conflicts: list[Conflict] = []
+        recorded: dict[str, StoredConflict] = {}
+        for inc in incoming:
+            if inc.error is not None:
+                results.append(UpdateResult(inc.model_id, UpdateStatus.REJECTED, error=inc.error))
+                continue
+            cur = current.get(inc.model_id)
+            status, new, conflict = self._settle(inc, cur)
+            if new is not None:
+                writes[inc.model_id] = current[inc.model_id] = new
+                recorded.pop(inc.model_id, None)
+                results.append(UpdateResult(inc.model_id, status, new.rev, _live(new)))
+            elif conflict is not None:
+                recorded[inc.model_id] = conflict
+                conflicts.append(self._conflict(conflict))
+                results.append(UpdateResult(inc.model_id, status, cur.rev if cur else None, None))
+            else:
+                results.append(UpdateResult(inc.model_id, status, cur.rev if cur else None, None))
+        settled = [
+            model_id
+            for model_id, c in pending.items()
+            if model_id in writes and _descends(writes[model_id], sid(c.source_rev, c.source_prev))
+        ]
+        batch = WriteBatch(list(writes.values()), list(recorded.values()), settled)
+        return batch, (results, conflicts)
+
+    def _settle(
+        self, inc: _Incoming, cur: StoredDoc | None
+    ) -> tuple[UpdateStatus, StoredDoc | None, StoredConflict | None]:
+        relation = relate(
+            None if cur is None else sid(cur.rev, cur.prev),
+            [] if cur is None else cur.ancestors,
+            inc.sid,
+            inc.ancestors,
+        )
+        if relation in (Relation.SAME, Relation.STALE):
+            return UpdateStatus.UNCHANGED, None, None
+        if relation is Relation.FAST_FORWARD:
+            if inc.content is None and (cur is None or cur.deleted):
+                return UpdateStatus.UNCHANGED, None, None
+            clock = self._stamp(inc.content, inc.clock, cur)
+            return UpdateStatus.APPLIED, self._successor(inc.model_id, cur, inc.content, clock, inc), None
+        assert cur is not None  # a missing document is always a fast-forward
+        if inc.content is not None and not cur.deleted:
+            base = next((cur.bases[a] for a in inc.ancestors if a in cur.bases), None)
+            clock = self._stamp(inc.content, inc.clock, cur)
+            merged = merge_documents(self.model, base, inc.content, cur.data, clock, cur.clock)
+            if merged.unresolved:
+                return UpdateStatus.CONFLICT, None, self._record(inc, cur, merged.both_changed)
+            new = self._successor(inc.model_id, cur, merged.data, merged.clock, inc)
+            return UpdateStatus.MERGED, new, None
+        # One side deleted the document while the other edited it.
+        incoming_clock = self._stamp(inc.content, inc.clock, cur)
+        if inc.content is None:
+            verdict = delete_wins(self.model, incoming_clock, cur.clock)
+        else:
+            lost = delete_wins(self.model, cur.clock, incoming_clock)
+            verdict = None if lost is None else not lost
+        if verdict is None:
+            default = self.model.default_strategy
+            if default is Strategy.SOURCE_WINS:
+                verdict = True
+            elif default is Strategy.TARGET_WINS:
+                verdict = False
+            else:
+                return UpdateStatus.CONFLICT, None, self._record(inc, cur, [])
+        if verdict:  # the incoming side wins
+            new = self._successor(inc.model_id, cur, inc.content, incoming_clock, inc)
+        else:
+            new = self._successor(inc.model_id, cur, _live(cur), cur.clock, inc)
+        return UpdateStatus.MERGED, new, None
+
+    def _stamp(self, content: Document | None, given: Clock, cur: StoredDoc | None) -> Clock:
+        """The clock of a version: the sender's stamps where it has them; for other fields,
+        the current stamp if the value did not change, else a new stamp (one per write)."""
+        if content is None:
+            stamp = given.get(DELETED_KEY)
+            return {DELETED_KEY: stamp if stamp is not None else self.clock.now()}
+        old = {} if cur is None or cur.deleted else cur.data
+        old_clock = {} if cur is None else cur.clock
+        now: str | None = None
+        clock: Clock = {}
+        for name in content.keys() | old.keys():
+            if name == "id":
+                continue
+            stamp = given.get(name)
+            if stamp is None:
+                stamp = old_clock.get(name) if old.get(name) == content.get(name) else None
+            if stamp is None:
+                now = now or self.clock.now()
+                stamp = now
+            clock[name] = stamp
+        return clock
+
+    def _successor(
+        self,
+        model_id: str,
+        cur: StoredDoc | None,
+        content: Document | None,
+        clock: Clock,
+        inc: _Incoming | None,
+    ) -> StoredDoc:
+        """The record that replaces ``cur``: its ancestry joins ``cur``'s and (when it
+        merges or applies an incoming version) the incoming one's."""
+        lines: list[Sequence[str]] = []
+        bases: dict[str, Document] = {}
+        if cur is not None:
+            cur_sid = sid(cur.rev, cur.prev)
+            lines += [[cur_sid], cur.ancestors]
+            if not cur.deleted:
+                bases[cur_sid] = cur.data
+        if inc is not None:
+            lines += [[inc.sid], inc.ancestors]
+            if inc.content is not None:
+                bases.setdefault(inc.sid, inc.content)
+        if cur is not None:
+            for key, value in cur.bases.items():
+                bases.setdefault(key, value)
+        limit = self.settings.history_limit
+        if content is None:
+            prev = None if cur is None else (cur.prev if cur.deleted else cur.rev)
+            new_sid = sid(None, prev)
+            ancestors = [a for a in join_ancestors(limit + 1, *lines) if a != new_sid][:limit]
+            data = {"id": model_id}
+            if cur is not None:
+                for prop in self.model.change_properties:
+                    if prop in cur.data:
+                        data[prop] = cur.data[prop]
+            return StoredDoc(model_id, None, prev, data, clock, ancestors, {})
+        rev = rev_of(content)
+        ancestors = [a for a in join_ancestors(limit + 1, *lines) if a != rev][:limit]
+        kept = {a: bases[a] for a in ancestors[: self.settings.merge_base_limit] if a in bases}
+        prev = None if cur is None else cur.rev
+        return StoredDoc(model_id, rev, prev, content, clock, ancestors, kept)
+
+    def _record(self, inc: _Incoming, cur: StoredDoc, fields: list[str]) -> StoredConflict:
+        return StoredConflict(
+            model_id=inc.model_id,
+            source_rev=inc.rev,
+            target_rev=cur.rev,
+            source_data=inc.content,
+            target_data=_live(cur),
+            fields=fields,
+            source_prev=inc.prev,
+            source_clock=inc.clock,
+            source_ancestors=inc.ancestors,
+        )
+
+    def _conflict(self, c: StoredConflict) -> Conflict:
+        return Conflict(
+            self.name, c.model_id, c.source_rev, c.target_rev, c.source_data, c.target_data, c.fields
+        )
+
+    # -- conflicts ------------------------------------------------------------------------
+
+    async def conflicts(self, where: Any = None) -> list[Conflict]:
+        stored = await self.store.conflicts(self.name, parse_filter(self.model, where))
+        return [self._conflict(c) for c in stored]
+
+    async def resolve_conflict(
+        self, model_id: str, using: Resolution, data: Any = None
+    ) -> Document | None:
+        """Settle a recorded conflict: SOURCE writes the source side, TARGET keeps this side
+        (marked as winning), MANUAL writes ``data``. Returns the resulting document (None
+        when the result is a deletion). The next replication does not raise it again."""
+        content: Document | None = None
+        if using is Resolution.MANUAL:
+            if data is None:
+                raise BadInput("A MANUAL resolution needs data")
+            content = self.model.validate(data, model_id)
+
+        def decide(
+            current: dict[str, StoredDoc], pending: dict[str, StoredConflict]
+        ) -> tuple[WriteBatch, Document | None]:
+            conflict = pending.get(model_id)
+            if conflict is None:
+                raise NotFound(f"No conflict is recorded for {self.name} {model_id!r}")
+            cur = current.get(model_id)
+            source = _Incoming(
+                model_id,
+                conflict.source_data,
+                conflict.source_rev,
+                conflict.source_prev,
+                sid(conflict.source_rev, conflict.source_prev),
+                conflict.source_ancestors,
+                conflict.source_clock,
+            )
+            if using is Resolution.SOURCE:
+                result = conflict.source_data
+            elif using is Resolution.TARGET:
+                result = None if cur is None else _live(cur)
+            else:
+                result = content
+            # A resolution is a new write: every field is stamped now.
+            new = self._successor(model_id, cur, result, self._stamp(result, {}, None), source)
+            return WriteBatch([new], [], [model_id]), _live(new)
+
+        _, result = await self.store.transact(self.name, [model_id], decide)
+        return result
+
+    # -- typed reads and writes (web apps) ------------------------------------------------
+
+    async def get(self, model_id: str) -> Document | None:
+        doc = (await self.store.get(self.name, [model_id])).get(model_id)
+        return None if doc is None else _live(doc)
+
+    async def find(self, where: Any = None, limit: int = 100, offset: int = 0) -> list[Document]:
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
+        if offset < 0:
+            raise BadInput("offset must not be negative")
+        docs = await self.store.find(self.name, parse_filter(self.model, where), limit, offset)
+        return [d.data for d in docs]
+
+    async def create(self, data: Any) -> Document:
+        if not isinstance(data, dict):
+            raise InvalidDocument(f"{self.name}: a document must be a JSON object")
+        model_id = data.get("id") or uuid.uuid4().hex
+        content = self.model.validate({**data, "id": model_id})
+
+        def change(cur: StoredDoc | None) -> Document | None:
+            if cur is not None and not cur.deleted:
+                raise BadInput(f"{self.name} {model_id!r} already exists")
+            return content
+
+        doc = await self._write_one(content["id"], change)
+        assert doc is not None
+        return doc
+
+    async def update(self, model_id: str, patch: Any) -> Document:
+        """Patch a document: fields not given keep their values, null removes a field."""
+        if not isinstance(patch, dict):
+            raise InvalidDocument(f"{self.name}: a patch must be a JSON object")
+
+        def change(cur: StoredDoc | None) -> Document | None:
+            if cur is None or cur.deleted:
+                raise NotFound(f"{self.name} {model_id!r} not found")
+            return self.model.validate({**cur.data, **patch}, model_id)
+
+        doc = await self._write_one(model_id, change)
+        assert doc is not None
+        return doc
+
+    async def delete(self, model_id: str) -> bool:
+        deleted = False
+
+        def change(cur: StoredDoc | None) -> Document | None:
+            nonlocal deleted
+            deleted = cur is not None and not cur.deleted
+            return None
+
+        await self._write_one(model_id, change)
+        return deleted
+
+    async def _write_one(
+        self, model_id: str, change: Callable[[StoredDoc | None], Document | None]
+    ) -> Document | None:
+        def decide(
+            current: dict[str, StoredDoc], pending: dict[str, StoredConflict]
+        ) -> tuple[WriteBatch, Document | None]:
+            cur = current.get(model_id)
+            content = change(cur)
+            unchanged = (cur is None or cur.deleted) if content is None else (
+                cur is not None and cur.rev == rev_of(content)
+            )
+            if unchanged:
+                return WriteBatch(), None if cur is None else _live(cur)
+            new = self._successor(model_id, cur, content, self._stamp(content, {}, cur), None)
+            return WriteBatch([new]), _live(new)
+
+        _, result = await self.store.transact(self.name, [model_id], decide)
+        return result
+
+
+def _ancestors(prev: str | None, revs: Sequence[str] | None) -> list[str]:
+    if revs:
+        return [r for r in revs if isinstance(r, str)]
+    return [prev] if prev else []
+
+
+def _live(doc: StoredDoc) -> Document | None:
+    return None if doc.deleted else doc.data
+
+
+def _descends(doc: StoredDoc, state: str) -> bool:
+    return sid(doc.rev, doc.prev) == state or state in doc.ancestors

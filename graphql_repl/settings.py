@@ -1,0 +1,47 @@
+"""Settings: one frozen object built from arguments and ``GRAPHQL_REPL_*`` variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_STORE = "sqlite:///graphql_repl.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = DEFAULT_STORE
+    # Ancestor state ids kept per document: how far back "this descends from that" can be
+    # told; an edit chain longer than this between two syncs looks concurrent.
+    history_limit: int = 50
+    # Contents of the most recent ancestors kept per document, as three-way merge bases.
+    merge_base_limit: int = 4
+    # Documents per transaction in bulk updates, and per page in replicate().
+    replication_chunk_size: int = 500
+    # replicate() passes: a pass that ends with new source changes (written meanwhile)
+    # is followed by another, at most this many in all.
+    replication_max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("history_limit", "merge_base_limit", "replication_chunk_size", "replication_max_attempts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``GRAPHQL_REPL_<NAME>`` variables; ``overrides`` that are not
+        None (command-line arguments) take precedence."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"GRAPHQL_REPL_{f.name.upper()}")
+            if raw is not None:
+                try:
+                    values[f.name] = int(raw) if f.type == "int" else raw
+                except ValueError:
+                    raise ValueError(f"GRAPHQL_REPL_{f.name.upper()} must be an integer") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

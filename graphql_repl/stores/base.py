@@ -1,0 +1,127 @@
+"""The store contract: what every backend provides, and nothing of replication policy.
+
+A store keeps, per model, one record per document: its content (or a tombstone), and its
+latest change (rev, prev, per-field clock, ancestry) at a position in the model's change
+log. A write and its change entry are one atomic step, and positions are assigned so that a
+reader following ``changes(since)`` never misses a committed write.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..filters import Filter
+from ..models import Document
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class StoredDoc:
+    """A document's record. For a tombstone ``rev`` is None and ``data`` holds only the
+    id and the change properties of the deleted content, so filters still match it."""
+
+    model_id: str
+    rev: str | None
+    prev: str | None
+    data: Document
+    clock: dict[str, str]
+    ancestors: list[str]  # state ids of earlier versions, newest first
+    bases: dict[str, Document] = field(default_factory=dict)  # content of recent ancestors
+    checkpoint: str | None = None  # assigned by the store when written
+
+    @property
+    def deleted(self) -> bool:
+        return self.rev is None
+
+
+@dataclass(slots=True)
+class StoredConflict:
+    model_id: str
+    source_rev: str | None
+    target_rev: str | None
+    source_data: Document | None
+    target_data: Document | None
+    fields: list[str]
+    source_prev: str | None = None
+    source_clock: dict[str, str] = field(default_factory=dict)
+    source_ancestors: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """What one atomic step writes: documents (each with its change), conflicts to record,
+    and the ids whose recorded conflict is settled."""
+
+    docs: list[StoredDoc] = field(default_factory=list)
+    conflicts: list[StoredConflict] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LogPage:
+    docs: list[StoredDoc]  # each with its checkpoint, in log order
+    checkpoint: str  # where the next page starts
+    has_more: bool
+
+
+# decide(current records by id, recorded conflicts by id) -> (what to write, a result).
+# A store may call it more than once (optimistic stores retry on a concurrent write), so it
+# must not have side effects beyond its return value.
+Decide = Callable[[dict[str, StoredDoc], dict[str, StoredConflict]], tuple[WriteBatch, T]]
+
+
+class Store(abc.ABC):
+    """One backend. Subclasses must implement every abstract method (checked when the
+    class is instantiated, not at first call)."""
+
+    #: A stable identity of this store's data, part of every checkpoint it issues.
+    store_id: str
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and create the schema and indexes if they are missing."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def checkpoint(self, model: str) -> str:
+        """The current end of ``model``'s change log."""
+
+    @abc.abstractmethod
+    async def get(self, model: str, ids: Sequence[str]) -> dict[str, StoredDoc]:
+        """Records (tombstones included) by id; absent ids are missing from the result."""
+
+    @abc.abstractmethod
+    async def find(
+        self, model: str, where: Filter | None, limit: int, offset: int = 0
+    ) -> list[StoredDoc]:
+        """Live documents matching ``where``, ordered by id."""
+
+    @abc.abstractmethod
+    async def changes(
+        self,
+        model: str,
+        since: str | None,
+        where: Filter | None,
+        limit: int,
+        until: str | None = None,
+    ) -> LogPage:
+        """Records changed after ``since`` (and at or before ``until``), in log order.
+
+        Raises ``BadCheckpoint`` for a checkpoint this store did not issue."""
+
+    @abc.abstractmethod
+    async def transact(self, model: str, ids: Sequence[str], decide: Decide[T]) -> tuple[list[StoredDoc], T]:
+        """Read the records and conflicts of ``ids``, let ``decide`` choose the writes, and
+        commit them atomically with their change entries. Returns the written records
+        (with their checkpoints) and ``decide``'s result."""
+
+    @abc.abstractmethod
+    async def conflicts(self, model: str, where: Filter | None = None) -> list[StoredConflict]:
+        """Recorded, unresolved conflicts of ``model``, by id; ``where`` applies to the
+        target side's document."""

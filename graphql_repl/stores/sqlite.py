@@ -1,0 +1,434 @@
+"""The embedded SQLite store (``sqlite:///path/to.db``, ``sqlite:///:memory:``).
+
+One table holds every model's documents; each row is a document (or a tombstone) together
+with its latest change. A write reserves its change-log positions from a counter row inside
+the same ``BEGIN IMMEDIATE`` transaction; SQLite admits one writer at a time (across
+processes too), so positions are assigned in commit order and a reader that sees position
+``n`` has already been able to see every position below it. That is what makes paging
+``changes(since)`` safe against concurrent writers in any process.
+
+Blocking sqlite3 calls run on worker threads: one writer thread with its own connection,
+and a few reader threads (WAL lets them read while a write is in progress).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import orjson
+
+from ..errors import BadCheckpoint, ReplError, StoreError
+from ..filters import And, Condition, Filter, Or
+from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, WriteBatch
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS documents (
+    model TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    rev TEXT,
+    prev TEXT,
+    data TEXT NOT NULL,
+    clock TEXT NOT NULL,
+    ancestors TEXT NOT NULL,
+    bases TEXT NOT NULL,
+    PRIMARY KEY (model, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS documents_log ON documents (model, seq);
+CREATE TABLE IF NOT EXISTS conflicts (
+    model TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    target_data TEXT,
+    body TEXT NOT NULL,
+    PRIMARY KEY (model, model_id)
+) WITHOUT ROWID;
+"""
+SCHEMA_VERSION = 1
+# Far below SQLite's limit on bound parameters, and a sensible transaction size.
+ID_CHUNK = 500
+COLUMNS = "id, seq, rev, prev, data, clock, ancestors"
+
+_loads = orjson.loads
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class SQLiteStore(Store):
+    def __init__(self, url: str, *, readers: int = 2, busy_timeout: float = 30.0) -> None:
+        prefix = "sqlite:///"
+        if not url.startswith(prefix) or url == prefix:
+            raise ValueError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to.db)")
+        path = url[len(prefix) :]
+        self.memory = path == ":memory:"
+        # One shared in-memory database for every connection of this store.
+        self._target = f"file:graphql-repl-{uuid.uuid4().hex}?mode=memory&cache=shared" if self.memory else path
+        self._readers = 1 if self.memory else readers
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self.store_id = ""
+
+    # -- connections and threads ------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self._target,
+                uri=self.memory,
+                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+                check_same_thread=False,  # used by one thread; closed by whoever closes the store
+                timeout=self._busy_timeout,
+            )
+            if not self.memory:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    async def _run(self, executor: ThreadPoolExecutor | None, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if executor is None:
+            raise StoreError("the store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, self._call, fn)
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._connect()
+        with _driver_errors():
+            return fn(conn)
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> Any:
+        return self._run(self._reader, lambda c: _in_transaction(c, "BEGIN", fn))
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> Any:
+        return self._run(self._writer, lambda c: _in_transaction(c, "BEGIN IMMEDIATE", fn))
+
+    async def open(self) -> None:
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader = (
+            self._writer
+            if self.memory
+            else ThreadPoolExecutor(self._readers, thread_name_prefix="sqlite-reader")
+        )
+        self.store_id = await self._write(_init_schema)
+
+    async def close(self) -> None:
+        for executor in {self._writer, self._reader}:
+            if executor is not None:
+                executor.shutdown(wait=True)
+        self._writer = self._reader = None
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    def _encode(self, seq: int) -> str:
+        return f"{self.store_id}-{seq}"
+
+    def _decode(self, checkpoint: str | None, head: int) -> int:
+        if checkpoint is None:
+            return 0
+        store_id, _, number = checkpoint.rpartition("-")
+        if not store_id or not number.isdigit() or len(number) > 18:
+            raise BadCheckpoint(f"Malformed checkpoint {checkpoint[:80]!r}")
+        if store_id != self.store_id:
+            raise BadCheckpoint("Checkpoint was issued by another store; start again without one")
+        seq = int(number)
+        if seq > head:
+            raise BadCheckpoint("Checkpoint is ahead of this store's change log")
+        return seq
+
+    async def checkpoint(self, model: str) -> str:
+        return self._encode(await self._read(_head))
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def get(self, model: str, ids: Sequence[str]) -> dict[str, StoredDoc]:
+        def run(conn: sqlite3.Connection) -> dict[str, StoredDoc]:
+            return {d.model_id: d for d in self._select_ids(conn, model, ids, bases=False)}
+
+        result: dict[str, StoredDoc] = await self._read(run)
+        return result
+
+    async def find(self, model: str, where: Filter | None, limit: int, offset: int = 0) -> list[StoredDoc]:
+        clause, params = compile_filter(where, "data")
+
+        def run(conn: sqlite3.Connection) -> list[StoredDoc]:
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM documents WHERE model = ? AND rev IS NOT NULL AND {clause}"
+                " ORDER BY id LIMIT ? OFFSET ?",
+                (model, *params, limit, offset),
+            )
+            return [self._doc(row) for row in rows]
+
+        result: list[StoredDoc] = await self._read(run)
+        return result
+
+    async def changes(
+        self, model: str, since: str | None, where: Filter | None, limit: int, until: str | None = None
+    ) -> LogPage:
+        clause, params = compile_filter(where, "data")
+
+        def run(conn: sqlite3.Connection) -> LogPage:
+            head = _head(conn)
+            start = self._decode(since, head)
+            end = head if until is None else min(self._decode(until, head), head)
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM documents WHERE model = ? AND seq > ? AND seq <= ? AND {clause}"
+                " ORDER BY seq LIMIT ?",
+                (model, start, end, *params, limit + 1),
+            ).fetchall()
+            has_more = len(rows) > limit
+            docs = [self._doc(row) for row in rows[:limit]]
+            last = rows[limit - 1][1] if has_more else max(start, end)
+            return LogPage(docs, self._encode(last), has_more)
+
+        page: LogPage = await self._read(run)
+        return page
+
+    async def conflicts(self, model: str, where: Filter | None = None) -> list[StoredConflict]:
+        clause, params = compile_filter(where, "target_data")
+
+        def run(conn: sqlite3.Connection) -> list[StoredConflict]:
+            rows = conn.execute(
+                f"SELECT body FROM conflicts WHERE model = ? AND {clause} ORDER BY model_id",
+                (model, *params),
+            )
+            return [StoredConflict(**_loads(body)) for (body,) in rows]
+
+        result: list[StoredConflict] = await self._read(run)
+        return result
+
+    def _select_ids(
+        self, conn: sqlite3.Connection, model: str, ids: Sequence[str], bases: bool
+    ) -> Iterator[StoredDoc]:
+        columns = COLUMNS + (", bases" if bases else "")
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT {columns} FROM documents WHERE model = ? AND id IN ({marks})", (model, *chunk)
+            )
+            for row in rows:
+                yield self._doc(row)
+
+    def _doc(self, row: tuple[Any, ...]) -> StoredDoc:
+        return StoredDoc(
+            model_id=row[0],
+            checkpoint=self._encode(row[1]),
+            rev=row[2],
+            prev=row[3],
+            data=_loads(row[4]),
+            clock=_loads(row[5]),
+            ancestors=_loads(row[6]),
+            bases=_loads(row[7]) if len(row) > 7 else {},
+        )
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def transact(self, model: str, ids: Sequence[str], decide: Decide[T]) -> tuple[list[StoredDoc], T]:
+        def run(conn: sqlite3.Connection) -> tuple[list[StoredDoc], T]:
+            current = {d.model_id: d for d in self._select_ids(conn, model, ids, bases=True)}
+            pending = _select_conflicts(conn, model, ids)
+            batch, result = decide(current, pending)
+            self._apply(conn, model, batch)
+            return batch.docs, result
+
+        out: tuple[list[StoredDoc], T] = await self._write(run)
+        return out
+
+    def _apply(self, conn: sqlite3.Connection, model: str, batch: WriteBatch) -> None:
+        if batch.docs:
+            (last,) = conn.execute(
+                "UPDATE meta SET value = value + ? WHERE key = 'seq' RETURNING value", (len(batch.docs),)
+            ).fetchone()
+            first = last - len(batch.docs) + 1
+            rows = []
+            for seq, doc in enumerate(batch.docs, first):
+                doc.checkpoint = self._encode(seq)
+                rows.append(
+                    (
+                        model,
+                        doc.model_id,
+                        seq,
+                        doc.rev,
+                        doc.prev,
+                        _dumps(doc.data),
+                        _dumps(doc.clock),
+                        _dumps(doc.ancestors),
+                        _dumps(doc.bases),
+                    )
+                )
+            conn.executemany("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        if batch.settled:
+            conn.executemany(
+                "DELETE FROM conflicts WHERE model = ? AND model_id = ?",
+                [(model, model_id) for model_id in batch.settled],
+            )
+        if batch.conflicts:
+            conn.executemany(
+                "INSERT OR REPLACE INTO conflicts VALUES (?,?,?,?)",
+                [
+                    (
+                        model,
+                        c.model_id,
+                        None if c.target_data is None else _dumps(c.target_data),
+                        _dumps(dataclasses.asdict(c)),
+                    )
+                    for c in batch.conflicts
+                ],
+            )
+
+
+def _select_conflicts(conn: sqlite3.Connection, model: str, ids: Sequence[str]) -> dict[str, StoredConflict]:
+    out: dict[str, StoredConflict] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        for (body,) in conn.execute(
+            f"SELECT body FROM conflicts WHERE model = ? AND model_id IN ({marks})", (model, *chunk)
+        ):
+            conflict = StoredConflict(**_loads(body))
+            out[conflict.model_id] = conflict
+    return out
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(ids), ID_CHUNK):
+        yield ids[i : i + ID_CHUNK]
+
+
+def _head(conn: sqlite3.Connection) -> int:
+    (value,) = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+    return int(value)
+
+
+def _init_schema(conn: sqlite3.Connection) -> str:
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('seq', 0)")
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:16],))
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+    (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if version != SCHEMA_VERSION:
+        raise StoreError(f"The store has schema version {version}; this server expects {SCHEMA_VERSION}")
+    (store_id,) = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+    return str(store_id)
+
+
+def _in_transaction(conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute(begin)
+    try:
+        result = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+@contextlib.contextmanager
+def _driver_errors() -> Iterator[None]:
+    """Map sqlite3's exceptions to ours, in this one place."""
+    try:
+        yield
+    except ReplError:
+        raise
+    except sqlite3.OperationalError as exc:
+        log.exception("SQLite operation failed")
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError("The database is busy; try again") from exc
+        raise StoreError("The database operation failed") from exc
+    except sqlite3.Error as exc:
+        log.exception("SQLite error")
+        raise StoreError("The database operation failed") from exc
+
+
+# -- filters --------------------------------------------------------------------------
+
+
+def compile_filter(where: Filter | None, column: str) -> tuple[str, list[Any]]:
+    """Compile a parsed filter to an SQL condition on the JSON in ``column``."""
+    if where is None:
+        return "1", []
+    params: list[Any] = []
+    return _compile(where, column, params), params
+
+
+def _compile(node: Filter, column: str, params: list[Any]) -> str:
+    if isinstance(node, And | Or):
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return "(" + joiner.join(_compile(p, column, params) for p in node.parts) + ")"
+    return _condition(node, column, params)
+
+
+def _condition(c: Condition, column: str, params: list[Any]) -> str:
+    # Field names are validated identifiers ([A-Za-z][A-Za-z0-9_]*), safe inside the path.
+    path = f"'$.{c.field}'"
+    value = f"json_extract({column}, {path})"
+    op = c.op
+    if c.is_list and op in ("eq", "neq", "inq", "nin"):
+        values = c.value if op in ("inq", "nin") else (c.value,)
+        params.extend(values)
+        marks = ",".join("?" * len(values)) or "NULL"
+        exists = f"EXISTS (SELECT 1 FROM json_each({column}, {path}) WHERE value IN ({marks}))"
+        return exists if op in ("eq", "inq") else f"NOT {exists}"
+    if op == "eq":
+        if c.value is None:
+            return f"{value} IS NULL"
+        params.append(c.value)
+        return f"{value} = ?"
+    if op == "neq":
+        if c.value is None:
+            return f"{value} IS NOT NULL"
+        params.append(c.value)
+        return f"({value} IS NULL OR {value} != ?)"
+    if op in ("inq", "nin"):
+        params.extend(c.value)
+        marks = ",".join("?" * len(c.value))
+        if op == "inq":
+            return f"{value} IN ({marks})" if marks else "0"
+        return f"({value} IS NULL OR {value} NOT IN ({marks}))" if marks else "1"
+    if op == "like":
+        params.append(_like_to_glob(c.value))
+        return f"{value} GLOB ?"
+    sql_op = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
+    params.append(c.value)
+    return f"{value} {sql_op} ?"
+
+
+def _like_to_glob(pattern: str) -> str:
+    """An SQL LIKE pattern as a (case-sensitive) GLOB pattern."""
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
