@@ -70,7 +70,9 @@ def _parse(model: Model, where: Any, path: str, depth: int) -> Filter:
         if key in ("and", "or"):
             if not isinstance(value, list) or not value:
                 raise BadFilter(f"{path}.{key}: expected a non-empty list of filters")
-            subs = tuple(_parse(model, v, f"{path}.{key}[{i}]", depth + 1) for i, v in enumerate(value))
+            subs = tuple(
+                _parse(model, v, f"{path}.{key}[{i}]", depth + 1) for i, v in enumerate(value)
+            )
             parts.append(And(subs) if key == "and" else Or(subs))
             continue
         spec = model.by_name.get(key)

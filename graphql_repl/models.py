@@ -101,7 +101,9 @@ class Model:
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
-            raise ValueError(f"Model name {self.name!r} must be alphanumeric, starting with a letter")
+            raise ValueError(
+                f"Model name {self.name!r} must be alphanumeric, starting with a letter"
+            )
         fields = {"id": Field("id", FieldType.ID)}
         for f in self.fields:
             if f.name == "id":
@@ -110,7 +112,10 @@ class Model:
                 raise ValueError(f"{self.name}: invalid field name {f.name!r}")
             if f.name in fields:
                 raise ValueError(f"{self.name}: field {f.name!r} declared twice")
-            if f.strategy is Strategy.UNION and f.type not in (FieldType.STRING_LIST, FieldType.JSON):
+            if f.strategy is Strategy.UNION and f.type not in (
+                FieldType.STRING_LIST,
+                FieldType.JSON,
+            ):
                 raise ValueError(f"{self.name}.{f.name}: UNION needs a list field")
             fields[f.name] = f
         for prop in self.change_properties:
@@ -137,9 +142,8 @@ class Model:
                 raise InvalidDocument(f"{self.name}: unknown field {key!r}")
             if value is not None:
                 out[key] = coerce_value(self.name, spec, value)
-        if model_id is not None:
-            if out.setdefault("id", model_id) != model_id:
-                raise InvalidDocument(f"{self.name}: document id {out['id']!r} is not {model_id!r}")
+        if model_id is not None and out.setdefault("id", model_id) != model_id:
+            raise InvalidDocument(f"{self.name}: document id {out['id']!r} is not {model_id!r}")
         if not out.get("id"):
             raise InvalidDocument(f"{self.name}: a document needs a non-empty string id")
         return out

@@ -26,7 +26,12 @@ class Settings:
     replication_max_attempts: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("history_limit", "merge_base_limit", "replication_chunk_size", "replication_max_attempts"):
+        for name in (
+            "history_limit",
+            "merge_base_limit",
+            "replication_chunk_size",
+            "replication_max_attempts",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
 

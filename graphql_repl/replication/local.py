@@ -7,6 +7,7 @@ the store's ``transact`` so the document and its change entry are one atomic ste
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,9 @@ class _Incoming:
 
 
 class LocalModel:
-    def __init__(self, model: Model, store: Store, clock: HybridLogicalClock, settings: Settings) -> None:
+    def __init__(
+        self, model: Model, store: Store, clock: HybridLogicalClock, settings: Settings
+    ) -> None:
         self.model = model
         self.store = store
         self.clock = clock
@@ -69,11 +72,17 @@ class LocalModel:
         return await self.store.checkpoint(self.name)
 
     async def changes(
-        self, since: str | None = None, where: Any = None, limit: int = 500, until: str | None = None
+        self,
+        since: str | None = None,
+        where: Any = None,
+        limit: int = 500,
+        until: str | None = None,
     ) -> ChangePage:
         if not 1 <= limit <= MAX_PAGE:
             raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
-        page = await self.store.changes(self.name, since, parse_filter(self.model, where), limit, until)
+        page = await self.store.changes(
+            self.name, since, parse_filter(self.model, where), limit, until
+        )
         return ChangePage([self._change(d) for d in page.docs], page.checkpoint, page.has_more)
 
     def _change(self, doc: StoredDoc) -> Change:
@@ -128,8 +137,17 @@ class LocalModel:
                 )
             else:
                 deltas.append(
-                    Change(self.name, c.model_id, c.type, c.rev, c.prev, page.checkpoint, None, {},
-                           list(_ancestors(c.prev, c.revs)))
+                    Change(
+                        self.name,
+                        c.model_id,
+                        c.type,
+                        c.rev,
+                        c.prev,
+                        page.checkpoint,
+                        None,
+                        {},
+                        list(_ancestors(c.prev, c.revs)),
+                    )
                 )
         return Diff(deltas, conflicts)
 
@@ -147,7 +165,7 @@ class LocalModel:
             self.clock.observe(s for i in incoming for s in i.clock.values())
             ids = list(dict.fromkeys(i.model_id for i in incoming if i.error is None))
             _, (chunk_results, chunk_conflicts) = await self.store.transact(
-                self.name, ids, lambda cur, pend, inc=incoming: self._decide(inc, cur, pend)
+                self.name, ids, functools.partial(self._decide, incoming)
             )
             results.extend(chunk_results)
             conflicts.extend(chunk_conflicts)
@@ -155,7 +173,9 @@ class LocalModel:
 
     def _prepare(self, u: Update) -> _Incoming:
         model_id = u.model_id if isinstance(u.model_id, str) else ""
-        clock = {k: v for k, v in u.clock.items() if is_stamp(v)} if isinstance(u.clock, dict) else {}
+        clock = (
+            {k: v for k, v in u.clock.items() if is_stamp(v)} if isinstance(u.clock, dict) else {}
+        )
         ancestors = _ancestors(u.prev, u.revs)
         try:
             if not model_id:
@@ -219,7 +239,11 @@ class LocalModel:
             if inc.content is None and (cur is None or cur.deleted):
                 return UpdateStatus.UNCHANGED, None, None
             clock = self._stamp(inc.content, inc.clock, cur)
-            return UpdateStatus.APPLIED, self._successor(inc.model_id, cur, inc.content, clock, inc), None
+            return (
+                UpdateStatus.APPLIED,
+                self._successor(inc.model_id, cur, inc.content, clock, inc),
+                None,
+            )
         assert cur is not None  # a missing document is always a fast-forward
         if inc.content is not None and not cur.deleted:
             base = next((cur.bases[a] for a in inc.ancestors if a in cur.bases), None)
@@ -328,7 +352,13 @@ class LocalModel:
 
     def _conflict(self, c: StoredConflict) -> Conflict:
         return Conflict(
-            self.name, c.model_id, c.source_rev, c.target_rev, c.source_data, c.target_data, c.fields
+            self.name,
+            c.model_id,
+            c.source_rev,
+            c.target_rev,
+            c.source_data,
+            c.target_data,
+            c.fields,
         )
 
     # -- conflicts ------------------------------------------------------------------------
@@ -440,8 +470,10 @@ class LocalModel:
         ) -> tuple[WriteBatch, Document | None]:
             cur = current.get(model_id)
             content = change(cur)
-            unchanged = (cur is None or cur.deleted) if content is None else (
-                cur is not None and cur.rev == rev_of(content)
+            unchanged = (
+                (cur is None or cur.deleted)
+                if content is None
+                else (cur is not None and cur.rev == rev_of(content))
             )
             if unchanged:
                 return WriteBatch(), None if cur is None else _live(cur)

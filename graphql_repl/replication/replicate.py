@@ -31,7 +31,11 @@ class Endpoint(Protocol):
     async def checkpoint(self) -> str: ...
 
     async def changes(
-        self, since: str | None = None, where: Any = None, limit: int = 500, until: str | None = None
+        self,
+        since: str | None = None,
+        where: Any = None,
+        limit: int = 500,
+        until: str | None = None,
     ) -> ChangePage: ...
 
     async def bulk_update(self, updates: Sequence[Update]) -> BulkUpdateResult: ...

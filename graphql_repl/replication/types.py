@@ -80,7 +80,13 @@ class Update:
     @classmethod
     def from_change(cls, change: Change) -> Update:
         return cls(
-            change.model_id, change.type, change.data, change.rev, change.prev, change.clock, change.revs
+            change.model_id,
+            change.type,
+            change.data,
+            change.rev,
+            change.prev,
+            change.clock,
+            change.revs,
         )
 
 

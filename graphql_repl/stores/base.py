@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..filters import Filter
 from ..models import Document
@@ -116,7 +116,9 @@ class Store(abc.ABC):
         Raises ``BadCheckpoint`` for a checkpoint this store did not issue."""
 
     @abc.abstractmethod
-    async def transact(self, model: str, ids: Sequence[str], decide: Decide[T]) -> tuple[list[StoredDoc], T]:
+    async def transact(
+        self, model: str, ids: Sequence[str], decide: Decide[T]
+    ) -> tuple[list[StoredDoc], T]:
         """Read the records and conflicts of ``ids``, let ``decide`` choose the writes, and
         commit them atomically with their change entries. Returns the written records
         (with their checkpoints) and ``decide``'s result."""

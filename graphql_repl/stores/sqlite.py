@@ -77,7 +77,11 @@ class SQLiteStore(Store):
         path = url[len(prefix) :]
         self.memory = path == ":memory:"
         # One shared in-memory database for every connection of this store.
-        self._target = f"file:graphql-repl-{uuid.uuid4().hex}?mode=memory&cache=shared" if self.memory else path
+        self._target = (
+            f"file:graphql-repl-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            if self.memory
+            else path
+        )
         self._readers = 1 if self.memory else readers
         self._busy_timeout = busy_timeout
         self._local = threading.local()
@@ -107,7 +111,9 @@ class SQLiteStore(Store):
                 self._connections.append(conn)
         return conn
 
-    async def _run(self, executor: ThreadPoolExecutor | None, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(
+        self, executor: ThreadPoolExecutor | None, fn: Callable[[sqlite3.Connection], T]
+    ) -> T:
         if executor is None:
             raise StoreError("the store is not open")
         loop = asyncio.get_running_loop()
@@ -173,7 +179,9 @@ class SQLiteStore(Store):
         result: dict[str, StoredDoc] = await self._read(run)
         return result
 
-    async def find(self, model: str, where: Filter | None, limit: int, offset: int = 0) -> list[StoredDoc]:
+    async def find(
+        self, model: str, where: Filter | None, limit: int, offset: int = 0
+    ) -> list[StoredDoc]:
         clause, params = compile_filter(where, "data")
 
         def run(conn: sqlite3.Connection) -> list[StoredDoc]:
@@ -188,7 +196,12 @@ class SQLiteStore(Store):
         return result
 
     async def changes(
-        self, model: str, since: str | None, where: Filter | None, limit: int, until: str | None = None
+        self,
+        model: str,
+        since: str | None,
+        where: Filter | None,
+        limit: int,
+        until: str | None = None,
     ) -> LogPage:
         clause, params = compile_filter(where, "data")
 
@@ -197,8 +210,8 @@ class SQLiteStore(Store):
             start = self._decode(since, head)
             end = head if until is None else min(self._decode(until, head), head)
             rows = conn.execute(
-                f"SELECT {COLUMNS} FROM documents WHERE model = ? AND seq > ? AND seq <= ? AND {clause}"
-                " ORDER BY seq LIMIT ?",
+                f"SELECT {COLUMNS} FROM documents"
+                f" WHERE model = ? AND seq > ? AND seq <= ? AND {clause} ORDER BY seq LIMIT ?",
                 (model, start, end, *params, limit + 1),
             ).fetchall()
             has_more = len(rows) > limit
@@ -229,7 +242,8 @@ class SQLiteStore(Store):
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             rows = conn.execute(
-                f"SELECT {columns} FROM documents WHERE model = ? AND id IN ({marks})", (model, *chunk)
+                f"SELECT {columns} FROM documents WHERE model = ? AND id IN ({marks})",
+                (model, *chunk),
             )
             for row in rows:
                 yield self._doc(row)
@@ -248,7 +262,9 @@ class SQLiteStore(Store):
 
     # -- writes -----------------------------------------------------------------------
 
-    async def transact(self, model: str, ids: Sequence[str], decide: Decide[T]) -> tuple[list[StoredDoc], T]:
+    async def transact(
+        self, model: str, ids: Sequence[str], decide: Decide[T]
+    ) -> tuple[list[StoredDoc], T]:
         def run(conn: sqlite3.Connection) -> tuple[list[StoredDoc], T]:
             current = {d.model_id: d for d in self._select_ids(conn, model, ids, bases=True)}
             pending = _select_conflicts(conn, model, ids)
@@ -262,7 +278,8 @@ class SQLiteStore(Store):
     def _apply(self, conn: sqlite3.Connection, model: str, batch: WriteBatch) -> None:
         if batch.docs:
             (last,) = conn.execute(
-                "UPDATE meta SET value = value + ? WHERE key = 'seq' RETURNING value", (len(batch.docs),)
+                "UPDATE meta SET value = value + ? WHERE key = 'seq' RETURNING value",
+                (len(batch.docs),),
             ).fetchone()
             first = last - len(batch.docs) + 1
             rows = []
@@ -302,7 +319,9 @@ class SQLiteStore(Store):
             )
 
 
-def _select_conflicts(conn: sqlite3.Connection, model: str, ids: Sequence[str]) -> dict[str, StoredConflict]:
+def _select_conflicts(
+    conn: sqlite3.Connection, model: str, ids: Sequence[str]
+) -> dict[str, StoredConflict]:
     out: dict[str, StoredConflict] = {}
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
@@ -333,12 +352,16 @@ def _init_schema(conn: sqlite3.Connection) -> str:
     conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version != SCHEMA_VERSION:
-        raise StoreError(f"The store has schema version {version}; this server expects {SCHEMA_VERSION}")
+        raise StoreError(
+            f"The store has schema version {version}; this server expects {SCHEMA_VERSION}"
+        )
     (store_id,) = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
     return str(store_id)
 
 
-def _in_transaction(conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+def _in_transaction(
+    conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connection], T]
+) -> T:
     conn.execute(begin)
     try:
         result = fn(conn)
