@@ -36,11 +36,13 @@ def merge_documents(
     source_clock: Clock,
     target_clock: Clock,
 ) -> MergeResult:
-    data: Document = {}
+    data: Document = {"id": target["id"]}
     clock: Clock = {}
     both: list[str] = []
     unresolved: list[str] = []
-    for name in sorted(source.keys() | target.keys()):
+    # Clock keys count too: a field one side removed is absent from its data but stamped.
+    names = source.keys() | target.keys() | source_clock.keys() | target_clock.keys()
+    for name in sorted(names - {"id", DELETED_KEY}):
         s, t = source.get(name), target.get(name)
         ss, ts = source_clock.get(name), target_clock.get(name)
         stamp = max(ss or "", ts or "")
