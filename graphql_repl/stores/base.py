@@ -9,7 +9,7 @@ reader following ``changes(since)`` never misses a committed write.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -66,6 +66,15 @@ class LogPage:
     docs: list[StoredDoc]  # each with its checkpoint, in log order
     checkpoint: str  # where the next page starts
     has_more: bool
+
+
+@dataclass(slots=True, frozen=True)
+class TokenRecord:
+    token_id: str
+    secret_hash: str  # SHA-256 of the secret; the secret itself is never stored
+    role: str
+    tenant: str | None
+    created_at: float
 
 
 # decide(current records by id, recorded conflicts by id) -> (what to write, a result).
@@ -127,3 +136,14 @@ class Store(abc.ABC):
     async def conflicts(self, model: str, where: Filter | None = None) -> list[StoredConflict]:
         """Recorded, unresolved conflicts of ``model``, by id; ``where`` applies to the
         target side's document."""
+
+    @abc.abstractmethod
+    def watch(self, model: str, since: str) -> AsyncIterator[LogPage]:
+        """Pages of ``model``'s changes after ``since``, as they are committed by any
+        process, in log order, forever. Each page's checkpoint continues the previous."""
+
+    @abc.abstractmethod
+    async def save_token(self, token: TokenRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def get_token(self, token_id: str) -> TokenRecord | None: ...

@@ -20,7 +20,7 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ import orjson
 
 from ..errors import BadCheckpoint, ReplError, StoreError
 from ..filters import And, Condition, Filter, Or
-from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, WriteBatch
+from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, TokenRecord, WriteBatch
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (model, id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS documents_log ON documents (model, seq);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tenant TEXT,
+    created_at REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conflicts (
     model TEXT NOT NULL,
     model_id TEXT NOT NULL,
@@ -70,6 +77,11 @@ def _dumps(value: Any) -> str:
 
 
 class SQLiteStore(Store):
+    #: How often ``watch`` looks for writes made by other processes; writes made through
+    #: this store object wake it at once.
+    poll_interval = 0.05
+    watch_page = 1000
+
     def __init__(self, url: str, *, readers: int = 2, busy_timeout: float = 30.0) -> None:
         prefix = "sqlite:///"
         if not url.startswith(prefix) or url == prefix:
@@ -90,6 +102,7 @@ class SQLiteStore(Store):
         self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
         self.store_id = ""
+        self._written: dict[str, asyncio.Event] = {}
 
     # -- connections and threads ------------------------------------------------------
 
@@ -273,7 +286,44 @@ class SQLiteStore(Store):
             return batch.docs, result
 
         out: tuple[list[StoredDoc], T] = await self._write(run)
+        if out[0]:
+            event = self._written.pop(model, None)
+            if event is not None:
+                event.set()
         return out
+
+    async def watch(self, model: str, since: str) -> AsyncIterator[LogPage]:
+        cursor = since
+        while True:
+            written = self._written.setdefault(model, asyncio.Event())
+            page = await self.changes(model, cursor, None, self.watch_page)
+            cursor = page.checkpoint
+            if page.docs:
+                yield page
+            if not page.has_more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(written.wait(), self.poll_interval)
+
+    async def save_token(self, token: TokenRecord) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO tokens VALUES (?,?,?,?,?)",
+                (token.token_id, token.secret_hash, token.role, token.tenant, token.created_at),
+            )
+
+        await self._write(run)
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        def run(conn: sqlite3.Connection) -> TokenRecord | None:
+            row = conn.execute(
+                "SELECT token_id, secret_hash, role, tenant, created_at"
+                " FROM tokens WHERE token_id = ?",
+                (token_id,),
+            ).fetchone()
+            return None if row is None else TokenRecord(*row)
+
+        record: TokenRecord | None = await self._read(run)
+        return record
 
     def _apply(self, conn: sqlite3.Connection, model: str, batch: WriteBatch) -> None:
         if batch.docs:
