@@ -6,7 +6,10 @@
     │   ├── BadCheckpoint     a checkpoint that is malformed or belongs to another store
     │   ├── BadFilter         a ``where`` filter that names an unknown field or operator
     │   └── InvalidDocument   a document that does not fit its model
+    ├── Unauthenticated       UNAUTHENTICATED: no token, or one we do not know
+    ├── Forbidden             FORBIDDEN: a known token without the permission
     ├── NotFound              NOT_FOUND: the document or conflict does not exist
+    ├── FeedOverflow          INTERNAL_SERVER_ERROR: a subscriber fell too far behind
     └── StoreError            INTERNAL_SERVER_ERROR: the store failed; the message is safe to show
 
 Every backend maps its driver's exceptions to ``StoreError`` in one place, so code above
@@ -48,8 +51,27 @@ class InvalidDocument(BadInput):
     pass
 
 
+class Unauthenticated(ReplError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ReplError):
+    code = "FORBIDDEN"
+
+
 class NotFound(ReplError):
     code = "NOT_FOUND"
+
+
+class FeedOverflow(ReplError):
+    """The subscriber did not keep up; it can resubscribe from ``checkpoint``."""
+
+    def __init__(self, checkpoint: str | None) -> None:
+        super().__init__(
+            "The subscriber fell too far behind the change feed; "
+            "subscribe again with since set to the last checkpoint received"
+        )
+        self.checkpoint = checkpoint
 
 
 class StoreError(ReplError):

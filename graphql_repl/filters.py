@@ -14,6 +14,7 @@ with a value of the wrong type, raises ``BadFilter`` naming the problem.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -43,6 +44,11 @@ class Or:
 
 
 Filter = Union[Condition, And, Or]  # noqa: UP007 - a forward-referencing alias
+
+
+# Matches no document (every document has an id); used to scope a tenant-bound token to a
+# model that has no tenant field.
+NOTHING = Condition("id", "eq", None, False)
 
 
 def parse_filter(model: Model, where: Any) -> Filter | None:
@@ -117,3 +123,58 @@ def _scalar(model: Model, spec: Field, value: Any, path: str) -> Any:
         return coerce_value(model.name, spec, value)
     except InvalidDocument as exc:
         raise BadFilter(f"{path}: {exc.message}") from None
+
+
+def matches(node: Filter | None, document: dict[str, Any]) -> bool:
+    """Evaluate a parsed filter on a document in memory, with the stores' semantics (used
+    where changes are already in memory, such as the live feed)."""
+    if node is None:
+        return True
+    if isinstance(node, And):
+        return all(matches(p, document) for p in node.parts)
+    if isinstance(node, Or):
+        return any(matches(p, document) for p in node.parts)
+    value = document.get(node.field)
+    op, operand = node.op, node.value
+    if node.is_list and op in ("eq", "neq", "inq", "nin"):
+        items = value if isinstance(value, list) else []
+        wanted = operand if op in ("inq", "nin") else (operand,)
+        found = any(item in wanted for item in items)
+        return found if op in ("eq", "inq") else not found
+    if op == "eq":
+        return value is None if operand is None else value is not None and value == operand
+    if op == "neq":
+        return value is not None if operand is None else value is None or value != operand
+    if op == "inq":
+        return value is not None and value in operand
+    if op == "nin":
+        return value is None or value not in operand
+    if value is None:
+        return False
+    if op == "like":
+        return isinstance(value, str) and fnmatch.fnmatchcase(value, like_to_glob(operand))
+    try:
+        if op == "gt":
+            return bool(value > operand)
+        if op == "gte":
+            return bool(value >= operand)
+        if op == "lt":
+            return bool(value < operand)
+        return bool(value <= operand)
+    except TypeError:
+        return False
+
+
+def like_to_glob(pattern: str) -> str:
+    """An SQL LIKE pattern (``%``, ``_``) as a case-sensitive glob pattern."""
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -7,14 +7,15 @@ the store's ``transact`` so the document and its change entry are one atomic ste
 
 from __future__ import annotations
 
+import copy
 import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BadInput, InvalidDocument, NotFound
-from ..filters import parse_filter
+from ..errors import BadInput, Forbidden, InvalidDocument, NotFound
+from ..filters import NOTHING, Condition, Filter, conjoin, parse_filter
 from ..models import Document, Model, Strategy
 from ..settings import Settings
 from ..stores.base import Store, StoredConflict, StoredDoc, WriteBatch
@@ -37,6 +38,7 @@ from .types import (
 )
 
 MAX_PAGE = 5000
+TENANT_FIELD = "tenantId"
 
 
 @dataclass(slots=True)
@@ -61,10 +63,47 @@ class LocalModel:
         self.store = store
         self.clock = clock
         self.settings = settings
+        self.tenant: str | None = None
 
     @property
     def name(self) -> str:
         return self.model.name
+
+    # -- tenant scope ---------------------------------------------------------------------
+
+    def scoped(self, tenant: str | None) -> LocalModel:
+        """This model as a tenant-bound token sees it: only documents (and changes and
+        conflicts) whose ``tenantId`` is ``tenant``; writes cannot leave the tenant."""
+        if tenant is None:
+            return self
+        view = copy.copy(self)
+        view.tenant = tenant
+        return view
+
+    def filter(self, where: Any) -> Filter | None:
+        """Parse a client's ``where`` and narrow it to this view's tenant."""
+        parsed = parse_filter(self.model, where)
+        if self.tenant is None:
+            return parsed
+        if TENANT_FIELD not in self.model.by_name:
+            return NOTHING
+        return conjoin(Condition(TENANT_FIELD, "eq", self.tenant, False), parsed)
+
+    def _visible(self, doc: StoredDoc) -> bool:
+        return self.tenant is None or doc.data.get(TENANT_FIELD) == self.tenant
+
+    def _claim(self, content: Document) -> Document:
+        """``content`` as this view may write it: in its tenant (filled in when absent)."""
+        if self.tenant is None:
+            return content
+        if TENANT_FIELD not in self.model.by_name:
+            raise Forbidden(f"A tenant-bound token cannot write {self.name} documents")
+        owner = content.get(TENANT_FIELD)
+        if owner is None:
+            return {**content, TENANT_FIELD: self.tenant}
+        if owner != self.tenant:
+            raise Forbidden("A tenant-bound token can only write documents of its own tenant")
+        return content
 
     # -- the change log -----------------------------------------------------------------
 
@@ -80,12 +119,16 @@ class LocalModel:
     ) -> ChangePage:
         if not 1 <= limit <= MAX_PAGE:
             raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
-        page = await self.store.changes(
-            self.name, since, parse_filter(self.model, where), limit, until
-        )
-        return ChangePage([self._change(d) for d in page.docs], page.checkpoint, page.has_more)
+        return await self.changes_matching(since, self.filter(where), limit, until)
 
-    def _change(self, doc: StoredDoc) -> Change:
+    async def changes_matching(
+        self, since: str | None, where: Filter | None, limit: int, until: str | None = None
+    ) -> ChangePage:
+        """``changes`` with a filter already parsed and scoped by ``filter()``."""
+        page = await self.store.changes(self.name, since, where, limit, until)
+        return ChangePage([self.to_change(d) for d in page.docs], page.checkpoint, page.has_more)
+
+    def to_change(self, doc: StoredDoc) -> Change:
         if doc.deleted:
             kind = ChangeType.DELETE
         else:
@@ -113,9 +156,11 @@ class LocalModel:
             if (c.type is ChangeType.DELETE) != (c.rev is None):
                 raise BadInput(f"changes[{i}]: a DELETE has no rev, a CREATE or UPDATE needs one")
         ids = list(dict.fromkeys(c.model_id for c in changes))
-        local = await self.store.get(self.name, ids)
+        local = {
+            k: d for k, d in (await self.store.get(self.name, ids)).items() if self._visible(d)
+        }
         page = await self.store.changes(
-            self.name, since, parse_filter(self.model, {"id": {"inq": ids}}), max(len(ids), 1)
+            self.name, since, self.filter({"id": {"inq": ids}}), max(len(ids), 1)
         )
         changed_since = {d.model_id for d in page.docs}
         deltas: list[Change] = []
@@ -184,8 +229,8 @@ class LocalModel:
                 return _Incoming(model_id, None, None, u.prev, sid(None, u.prev), ancestors, clock)
             if u.data is None:
                 raise InvalidDocument(f"a {u.type.value} needs the whole document in data")
-            content = self.model.validate(u.data, model_id)
-        except InvalidDocument as exc:
+            content = self._claim(self.model.validate(u.data, model_id))
+        except (InvalidDocument, Forbidden) as exc:
             return _Incoming(model_id, None, None, None, "", [], {}, exc.message)
         rev = rev_of(content)
         return _Incoming(model_id, content, rev, u.prev, rev, ancestors, clock)
@@ -205,6 +250,10 @@ class LocalModel:
                 results.append(UpdateResult(inc.model_id, UpdateStatus.REJECTED, error=inc.error))
                 continue
             cur = current.get(inc.model_id)
+            if cur is not None and not self._visible(cur):
+                error = f"{self.name} {inc.model_id!r} belongs to another tenant"
+                results.append(UpdateResult(inc.model_id, UpdateStatus.REJECTED, error=error))
+                continue
             status, new, conflict = self._settle(inc, cur)
             if new is not None:
                 writes[inc.model_id] = current[inc.model_id] = new
@@ -364,7 +413,7 @@ class LocalModel:
     # -- conflicts ------------------------------------------------------------------------
 
     async def conflicts(self, where: Any = None) -> list[Conflict]:
-        stored = await self.store.conflicts(self.name, parse_filter(self.model, where))
+        stored = await self.store.conflicts(self.name, self.filter(where))
         return [self._conflict(c) for c in stored]
 
     async def resolve_conflict(
@@ -377,15 +426,15 @@ class LocalModel:
         if using is Resolution.MANUAL:
             if data is None:
                 raise BadInput("A MANUAL resolution needs data")
-            content = self.model.validate(data, model_id)
+            content = self._claim(self.model.validate(data, model_id))
 
         def decide(
             current: dict[str, StoredDoc], pending: dict[str, StoredConflict]
         ) -> tuple[WriteBatch, Document | None]:
             conflict = pending.get(model_id)
-            if conflict is None:
-                raise NotFound(f"No conflict is recorded for {self.name} {model_id!r}")
             cur = current.get(model_id)
+            if conflict is None or (cur is not None and not self._visible(cur)):
+                raise NotFound(f"No conflict is recorded for {self.name} {model_id!r}")
             source = _Incoming(
                 model_id,
                 conflict.source_data,
@@ -412,21 +461,21 @@ class LocalModel:
 
     async def get(self, model_id: str) -> Document | None:
         doc = (await self.store.get(self.name, [model_id])).get(model_id)
-        return None if doc is None else _live(doc)
+        return None if doc is None or not self._visible(doc) else _live(doc)
 
     async def find(self, where: Any = None, limit: int = 100, offset: int = 0) -> list[Document]:
         if not 1 <= limit <= MAX_PAGE:
             raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
         if offset < 0:
             raise BadInput("offset must not be negative")
-        docs = await self.store.find(self.name, parse_filter(self.model, where), limit, offset)
+        docs = await self.store.find(self.name, self.filter(where), limit, offset)
         return [d.data for d in docs]
 
     async def create(self, data: Any) -> Document:
         if not isinstance(data, dict):
             raise InvalidDocument(f"{self.name}: a document must be a JSON object")
         model_id = data.get("id") or uuid.uuid4().hex
-        content = self.model.validate({**data, "id": model_id})
+        content = self._claim(self.model.validate({**data, "id": model_id}))
 
         def change(cur: StoredDoc | None) -> Document | None:
             if cur is not None and not cur.deleted:
@@ -443,23 +492,29 @@ class LocalModel:
             raise InvalidDocument(f"{self.name}: a patch must be a JSON object")
 
         def change(cur: StoredDoc | None) -> Document | None:
-            if cur is None or cur.deleted:
+            if cur is None or cur.deleted or not self._visible(cur):
                 raise NotFound(f"{self.name} {model_id!r} not found")
-            return self.model.validate({**cur.data, **patch}, model_id)
+            return self._claim(self.model.validate({**cur.data, **patch}, model_id))
 
         doc = await self._write_one(model_id, change)
         assert doc is not None
         return doc
 
     async def delete(self, model_id: str) -> bool:
+        """Delete a document; False when there was nothing this view may delete."""
         deleted = False
 
         def change(cur: StoredDoc | None) -> Document | None:
             nonlocal deleted
+            if cur is not None and not self._visible(cur):
+                raise NotFound(f"{self.name} {model_id!r} not found")
             deleted = cur is not None and not cur.deleted
             return None
 
-        await self._write_one(model_id, change)
+        try:
+            await self._write_one(model_id, change)
+        except NotFound:
+            return False
         return deleted
 
     async def _write_one(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
@@ -9,9 +10,10 @@ from ..models import Registry
 from ..settings import Settings
 from ..stores import Store, create_store
 from .clocks import HybridLogicalClock
+from .feed import ChangeHub
 from .local import LocalModel
 from .replicate import replicate
-from .types import CheckpointPair, ReplicationResult
+from .types import Change, CheckpointPair, ReplicationResult
 
 
 class Repository:
@@ -21,6 +23,7 @@ class Repository:
         self.settings = settings or Settings()
         self.clock = HybridLogicalClock()
         self._models: dict[str, LocalModel] = {}
+        self._hubs: dict[str, ChangeHub] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: Registry) -> Repository:
@@ -31,6 +34,9 @@ class Repository:
         return self
 
     async def close(self) -> None:
+        for hub in self._hubs.values():
+            await hub.close()
+        self._hubs.clear()
         await self.store.close()
 
     async def __aenter__(self) -> Repository:
@@ -52,6 +58,18 @@ class Repository:
                 self.registry.get(name), self.store, self.clock, self.settings
             )
         return local
+
+    def feed(
+        self, name: str, since: str | None = None, where: Any = None, tenant: str | None = None
+    ) -> AsyncIterator[Change]:
+        """The live change feed of model ``name``: changes after ``since``, then live ones.
+        One watcher per model serves every subscriber of this repository."""
+        local = self.model(name).scoped(tenant)
+        where_filter = local.filter(where)
+        hub = self._hubs.get(name)
+        if hub is None:
+            hub = self._hubs[name] = ChangeHub(self.model(name))
+        return hub.subscribe(since, where_filter)
 
     async def replicate(
         self, source: str, target: str, since: CheckpointPair | None = None, where: Any = None

@@ -140,7 +140,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def watch(self, model: str, since: str) -> AsyncIterator[LogPage]:
         """Pages of ``model``'s changes after ``since``, as they are committed by any
-        process, in log order, forever. Each page's checkpoint continues the previous."""
+        process, in log order, forever. Each page's checkpoint continues the previous; a
+        page may be empty when only the checkpoint moved."""
 
     @abc.abstractmethod
     async def save_token(self, token: TokenRecord) -> None: ...

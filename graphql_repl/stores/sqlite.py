@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..errors import BadCheckpoint, ReplError, StoreError
-from ..filters import And, Condition, Filter, Or
+from ..filters import And, Condition, Filter, Or, like_to_glob
 from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, TokenRecord, WriteBatch
 
 log = logging.getLogger(__name__)
@@ -297,8 +297,8 @@ class SQLiteStore(Store):
         while True:
             written = self._written.setdefault(model, asyncio.Event())
             page = await self.changes(model, cursor, None, self.watch_page)
-            cursor = page.checkpoint
-            if page.docs:
+            if page.docs or page.checkpoint != cursor:
+                cursor = page.checkpoint
                 yield page
             if not page.has_more:
                 with contextlib.suppress(TimeoutError):
@@ -485,23 +485,8 @@ def _condition(c: Condition, column: str, params: list[Any]) -> str:
             return f"{value} IN ({marks})" if marks else "0"
         return f"({value} IS NULL OR {value} NOT IN ({marks}))" if marks else "1"
     if op == "like":
-        params.append(_like_to_glob(c.value))
+        params.append(like_to_glob(c.value))
         return f"{value} GLOB ?"
     sql_op = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
     params.append(c.value)
     return f"{value} {sql_op} ?"
-
-
-def _like_to_glob(pattern: str) -> str:
-    """An SQL LIKE pattern as a (case-sensitive) GLOB pattern."""
-    out = []
-    for ch in pattern:
-        if ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        elif ch in "*?[":
-            out.append(f"[{ch}]")
-        else:
-            out.append(ch)
-    return "".join(out)

@@ -1,0 +1,140 @@
+"""The live change feed: one watcher of a model's change log per process, fanned out.
+
+``ChangeHub.subscribe(since, where)`` first replays the log after ``since`` and then
+switches to the live stream without a gap or a repeat at the seam: the replay reads up to
+the hub's cursor (the position through which the hub has published everything), and the
+subscriber joins the hub in the same step as it sees its replay reach that cursor, with no
+await in between. From then on it receives exactly what the hub publishes after the cursor.
+
+A subscriber that falls more than ``max_pending`` changes behind is cut off with
+``FeedOverflow`` (carrying its last checkpoint) instead of growing memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from ..errors import FeedOverflow, ReplError, StoreError
+from ..filters import Filter, matches
+from ..stores.base import StoredDoc
+from .local import LocalModel
+from .types import Change
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 500
+
+
+class _Subscriber:
+    def __init__(self, where: Filter | None, max_pending: int) -> None:
+        self.where = where
+        self.max_pending = max_pending
+        self.pending: collections.deque[Change] = collections.deque()
+        self.wakeup = asyncio.Event()
+        self.error: ReplError | None = None
+        self.last: str | None = None  # checkpoint of the last change handed out
+
+    def offer(self, docs: Sequence[StoredDoc], changes: Sequence[Change]) -> None:
+        if self.error is not None:
+            return
+        for doc, change in zip(docs, changes, strict=True):
+            if self.where is None or matches(self.where, doc.data):
+                self.pending.append(change)
+        if len(self.pending) > self.max_pending:
+            self.pending.clear()
+            self.error = FeedOverflow(self.last)
+        self.wakeup.set()
+
+    def fail(self, error: ReplError) -> None:
+        self.error = error
+        self.wakeup.set()
+
+
+class ChangeHub:
+    def __init__(self, local: LocalModel, max_pending: int = 10_000) -> None:
+        self.local = local
+        self.max_pending = max_pending
+        self.cursor: str | None = None
+        self._subscribers: set[_Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._start_lock = asyncio.Lock()
+        self._advanced = asyncio.Event()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    async def _start(self) -> None:
+        async with self._start_lock:
+            if self._task is None or self._task.done():
+                self.cursor = await self.local.checkpoint()
+                self._task = asyncio.create_task(
+                    self._run(self.cursor), name=f"feed-{self.local.name}"
+                )
+
+    async def _run(self, since: str) -> None:
+        try:
+            async for page in self.local.store.watch(self.local.name, since):
+                changes = [self.local.to_change(d) for d in page.docs]
+                for sub in self._subscribers:
+                    sub.offer(page.docs, changes)
+                # Published everything through this checkpoint: no await since the offers.
+                self.cursor = page.checkpoint
+                self._advanced.set()
+                self._advanced = asyncio.Event()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("The change feed of %s stopped", self.local.name)
+            error = exc if isinstance(exc, ReplError) else StoreError("The change feed failed")
+            for sub in self._subscribers:
+                sub.fail(error)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sub in self._subscribers:
+            sub.fail(StoreError("The server is shutting down"))
+
+    async def subscribe(self, since: str | None, where: Filter | None) -> AsyncIterator[Change]:
+        """Every change after ``since`` (none when it is None), then live changes."""
+        await self._start()
+        sub = _Subscriber(where, self.max_pending)
+        position = since
+        while since is not None:
+            target = self.cursor
+            page = await self.local.changes_matching(position, where, REPLAY_PAGE, until=target)
+            for change in page.changes:
+                sub.last = change.checkpoint
+                yield change
+            position = page.checkpoint
+            if page.has_more:
+                continue
+            if position == self.cursor:
+                break  # caught up with the hub: join it now, before any other await
+            if self.cursor == target:
+                # ``since`` is ahead of the hub's cursor; wait for the hub to pass it.
+                if self._task is None or self._task.done():
+                    raise StoreError("The change feed is not running")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._advanced.wait(), 1.0)
+        self._subscribers.add(sub)
+        try:
+            while True:
+                while sub.pending:
+                    change = sub.pending.popleft()
+                    sub.last = change.checkpoint
+                    yield change
+                if sub.error is not None:
+                    raise sub.error
+                sub.wakeup.clear()
+                await sub.wakeup.wait()
+        finally:
+            self._subscribers.discard(sub)
