@@ -20,6 +20,7 @@ of the declared type, ``None`` dropped), so equal content hashes to the same rev
 from __future__ import annotations
 
 import enum
+import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -175,6 +176,18 @@ def coerce_value(model: str, spec: Field, value: Any) -> Any:
 
 class Registry:
     """The models a server serves, by name."""
+
+    @classmethod
+    def from_module(cls, module_name: str) -> Registry:
+        """The models declared in a module: its ``MODELS`` sequence if it has one, else
+        every ``Model`` defined at its top level."""
+        module = importlib.import_module(module_name)
+        declared = getattr(module, "MODELS", None)
+        if declared is None:
+            declared = [v for v in vars(module).values() if isinstance(v, Model)]
+        if not declared:
+            raise ValueError(f"Module {module_name!r} declares no models")
+        return cls(declared)
 
     def __init__(self, models: Iterable[Model]) -> None:
         self._models: dict[str, Model] = {}

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_STORE = "sqlite:///graphql_repl.db"
 
@@ -14,6 +15,11 @@ DEFAULT_STORE = "sqlite:///graphql_repl.db"
 @dataclass(frozen=True)
 class Settings:
     store: str = DEFAULT_STORE
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # A module declaring the served models (a ``MODELS`` sequence, or every ``Model`` in
+    # it); the demo models when unset.
+    models: str | None = None
     # Ancestor state ids kept per document: how far back "this descends from that" can be
     # told; an edit chain longer than this between two syncs looks concurrent.
     history_limit: int = 50
@@ -34,6 +40,15 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+
+    @property
+    def store_display(self) -> str:
+        """The store URL with any password hidden, for logs and messages."""
+        parts = urlsplit(self.store)
+        if parts.password is None:
+            return self.store
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

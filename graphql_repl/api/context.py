@@ -1,0 +1,15 @@
+"""What every resolver sees: the repository and who is calling."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..auth import Principal
+from ..replication import Repository
+
+
+@dataclass
+class Context:
+    repository: Repository
+    principal: Principal | None = None
+    # Set by Strawberry's WebSocket handlers from the connection_init payload.
+    connection_params: dict[str, Any] | None = field(default=None)

@@ -1,0 +1,56 @@
+"""The one place where errors become the contract's codes (CONTRACT §6).
+
+- our own errors (``ReplError``) keep their message and carry their ``code``;
+- errors about the request itself (syntax, validation, argument and variable types: they
+  have no path) are ``BAD_USER_INPUT``;
+- anything else is logged with its traceback and answered with a generic
+  ``INTERNAL_SERVER_ERROR`` message, so no internals reach the client.
+"""
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from ..errors import FeedOverflow, ReplError
+
+log = logging.getLogger(__name__)
+
+
+def to_contract(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    extensions: dict[str, Any]
+    if isinstance(original, ReplError):
+        message, extensions = original.message, {"code": original.code}
+        if isinstance(original, FeedOverflow):
+            extensions["checkpoint"] = original.checkpoint
+    elif original is None or error.path is None:
+        message, extensions = error.message, {"code": "BAD_USER_INPUT"}
+    else:
+        log.error("Unexpected error in %s", ".".join(map(str, error.path)), exc_info=original)
+        message, extensions = "Internal server error", {"code": "INTERNAL_SERVER_ERROR"}
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
+def is_contract_error(error: GraphQLError) -> bool:
+    return bool(error.extensions and "code" in error.extensions)
+
+
+class ContractErrors(SchemaExtension):
+    """Rewrites every error of a result into the contract's shape."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [e if is_contract_error(e) else to_contract(e) for e in errors]  # type: ignore[union-attr]

@@ -1,0 +1,56 @@
+"""Permissions declared once, as ``@auth(requires: ...)`` on fields, and enforced by the
+same object that declares them (Strawberry's ``PermissionExtension`` with directives)."""
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.schema_directive import Location
+
+from ..auth import Permission as Perm
+from ..errors import Forbidden, Unauthenticated
+from .context import Context
+from .types import Permission
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="auth",
+    description="The permission a token needs on the field's model(s).",
+)
+class Auth:
+    requires: Permission
+
+
+class Requires(BasePermission):
+    """Needs ``permission`` on the model named by the field's ``model`` argument (or on
+    the fixed ``model`` of a typed field). ``replicate`` needs REPLICATE on ``source``
+    and WRITE on ``target``."""
+
+    def __init__(self, permission: Perm, model: str | None = None) -> None:
+        self.permission = permission
+        self.model = model
+        self._schema_directive = Auth(requires=permission)  # type: ignore[misc]
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        context: Context = info.context
+        principal = context.principal
+        if principal is None:
+            raise Unauthenticated("A valid token is required (Authorization: Bearer <token>)")
+        if self.model is not None:
+            wanted = [(self.model, self.permission)]
+        elif "source" in kwargs and "target" in kwargs:
+            wanted = [(kwargs["source"], Perm.REPLICATE), (kwargs["target"], Perm.WRITE)]
+        else:
+            wanted = [(kwargs["model"], self.permission)]
+        for name, permission in wanted:
+            model = context.repository.registry.get(name)
+            if not principal.may(permission, model):
+                raise Forbidden(f"This token may not {permission.value} {model.name}")
+        return True
+
+
+def requires(permission: Perm, model: str | None = None) -> list[FieldExtension]:
+    """The field extensions that declare and enforce ``permission``."""
+    return [PermissionExtension([Requires(permission, model)], use_directives=True)]
