@@ -30,13 +30,19 @@ class Settings:
     # replicate() passes: a pass that ends with new source changes (written meanwhile)
     # is followed by another, at most this many in all.
     replication_max_attempts: int = 3
+    # Changes queued for one changeFeed subscriber before it is cut off as too slow
+    # (it can resubscribe from its last checkpoint).
+    feed_max_pending: int = 10_000
 
     def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
         for name in (
             "history_limit",
             "merge_base_limit",
             "replication_chunk_size",
             "replication_max_attempts",
+            "feed_max_pending",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -68,7 +68,7 @@ class Repository:
         where_filter = local.filter(where)
         hub = self._hubs.get(name)
         if hub is None:
-            hub = self._hubs[name] = ChangeHub(self.model(name))
+            hub = self._hubs[name] = ChangeHub(self.model(name), self.settings.feed_max_pending)
         return hub.subscribe(since, where_filter)
 
     async def replicate(
