@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
+from types import FrameType
 from typing import Any
 
 import click
+import uvicorn
 
 from . import __version__
 from .demo import demo_registry
 from .errors import ReplError
 from .models import Registry
+from .replication import Repository
 from .settings import DEFAULT_STORE, Settings
 
 STORE_HELP = f"Store URL (default {DEFAULT_STORE}; also GRAPHQL_REPL_STORE)."
@@ -55,8 +59,6 @@ def serve(
     store: str | None, host: str | None, port: int | None, models: str | None, log_level: str
 ) -> None:
     """Serve GraphQL on /graphql (GraphiQL in a browser), WebSocket subscriptions, /health."""
-    import uvicorn
-
     from .app import create_app
 
     settings = _settings(store=store, host=host, port=port, models=models)
@@ -71,13 +73,44 @@ def serve(
         f"Get a token: graphql-repl token create --role admin --store {settings.store_display}",
         err=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
         timeout_graceful_shutdown=5,
     )
+    _Server(config, app.state.repository).run()
+
+
+class _Server(uvicorn.Server):
+    """On a stop signal, completes changeFeed subscriptions first (so subscribers see a
+    normal completion), then lets uvicorn shut down. A second signal stops at once."""
+
+    def __init__(self, config: uvicorn.Config, repository: Repository) -> None:
+        super().__init__(config)
+        self.repository = repository
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining or self._loop is None:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self._loop.call_soon_threadsafe(
+            lambda: self._loop and self._loop.create_task(self._drain())
+        )
+
+    async def _drain(self) -> None:
+        self.repository.stop_feeds()
+        await asyncio.sleep(0.2)  # let the completions reach the sockets
+        # A stop we handled is a clean exit (status 0): not re-raised as the signal.
+        self.should_exit = True
 
 
 @main.group()

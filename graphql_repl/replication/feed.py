@@ -36,6 +36,7 @@ class _Subscriber:
         self.pending: collections.deque[Change] = collections.deque()
         self.wakeup = asyncio.Event()
         self.error: ReplError | None = None
+        self.finished = False  # the server is stopping: end after what is pending
         self.last: str | None = None  # checkpoint of the last change handed out
 
     def offer(self, docs: Sequence[StoredDoc], changes: Sequence[Change]) -> None:
@@ -51,6 +52,10 @@ class _Subscriber:
 
     def fail(self, error: ReplError) -> None:
         self.error = error
+        self.wakeup.set()
+
+    def finish(self) -> None:
+        self.finished = True
         self.wakeup.set()
 
 
@@ -94,14 +99,18 @@ class ChangeHub:
             for sub in self._subscribers:
                 sub.fail(error)
 
+    def stop(self) -> None:
+        """End every subscription normally (after what it has pending); for shutdown."""
+        for sub in self._subscribers:
+            sub.finish()
+
     async def close(self) -> None:
+        self.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for sub in self._subscribers:
-            sub.fail(StoreError("The server is shutting down"))
 
     async def subscribe(self, since: str | None, where: Filter | None) -> AsyncIterator[Change]:
         """Every change after ``since`` (none when it is None), then live changes."""
@@ -134,6 +143,8 @@ class ChangeHub:
                     yield change
                 if sub.error is not None:
                     raise sub.error
+                if sub.finished:
+                    return
                 sub.wakeup.clear()
                 await sub.wakeup.wait()
         finally:
