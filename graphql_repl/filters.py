@@ -136,7 +136,7 @@ def matches(node: Filter | None, document: dict[str, Any]) -> bool:
         return any(matches(p, document) for p in node.parts)
     value = document.get(node.field)
     op, operand = node.op, node.value
-    if node.is_list and op in ("eq", "neq", "inq", "nin"):
+    if node.is_list and op in ("eq", "neq", "inq", "nin") and operand is not None:
         items = value if isinstance(value, list) else []
         wanted = operand if op in ("inq", "nin") else (operand,)
         found = any(item in wanted for item in items)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -156,22 +157,46 @@ def coerce_value(model: str, spec: Field, value: Any) -> Any:
         if isinstance(value, str):
             return value
     elif kind is FieldType.INT:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and INT_MIN <= value <= INT_MAX:
+            return value
     elif kind is FieldType.FLOAT:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an int beyond any float
+                number = math.inf
+            if math.isfinite(number):
+                return number
     elif kind is FieldType.BOOLEAN:
         if isinstance(value, bool):
             return value
     elif kind is FieldType.STRING_LIST:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
-    else:
+    elif _json_safe(value):
         return value
     raise InvalidDocument(f"{model}.{spec.name} must be of type {kind.value}, got {value!r:.60}")
+
+
+# What every store (and the JSON encoder) can hold: signed 64-bit integers, finite floats.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def _json_safe(value: Any) -> bool:
+    """Whether ``value`` is JSON that a store keeps as it is."""
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return INT_MIN <= value <= INT_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_safe(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_safe(v) for k, v in value.items())
+    return False
 
 
 class Registry:

@@ -171,7 +171,7 @@ class SQLiteStore(Store):
         if checkpoint is None:
             return 0
         store_id, _, number = checkpoint.rpartition("-")
-        if not store_id or not number.isdigit() or len(number) > 18:
+        if not store_id or not (number.isascii() and number.isdigit()) or len(number) > 18:
             raise BadCheckpoint(f"Malformed checkpoint {checkpoint[:80]!r}")
         if store_id != self.store_id:
             raise BadCheckpoint("Checkpoint was issued by another store; start again without one")
@@ -462,7 +462,8 @@ def _condition(c: Condition, column: str, params: list[Any]) -> str:
     path = f"'$.{c.field}'"
     value = f"json_extract({column}, {path})"
     op = c.op
-    if c.is_list and op in ("eq", "neq", "inq", "nin"):
+    # Compared with null, a list field is like any other: null means absent.
+    if c.is_list and op in ("eq", "neq", "inq", "nin") and c.value is not None:
         values = c.value if op in ("inq", "nin") else (c.value,)
         params.extend(values)
         marks = ",".join("?" * len(values)) or "NULL"
