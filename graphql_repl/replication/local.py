@@ -393,6 +393,7 @@ class LocalModel:
             target_rev=cur.rev,
             source_data=inc.content,
             target_data=_live(cur),
+            match_data=cur.data,
             fields=fields,
             source_prev=inc.prev,
             source_clock=inc.clock,

@@ -46,6 +46,9 @@ class StoredConflict:
     source_data: Document | None
     target_data: Document | None
     fields: list[str]
+    # What ``where`` filters match: the target's content, or for a deleted target its
+    # tombstone's id and change properties (None: the target's data).
+    match_data: Document | None = None
     source_prev: str | None = None
     source_clock: dict[str, str] = field(default_factory=dict)
     source_ancestors: list[str] = field(default_factory=list)

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS conflicts (
     model TEXT NOT NULL,
     model_id TEXT NOT NULL,
-    target_data TEXT,
+    match_data TEXT,
     body TEXT NOT NULL,
     PRIMARY KEY (model, model_id)
 ) WITHOUT ROWID;
@@ -236,7 +236,7 @@ class SQLiteStore(Store):
         return page
 
     async def conflicts(self, model: str, where: Filter | None = None) -> list[StoredConflict]:
-        clause, params = compile_filter(where, "target_data")
+        clause, params = compile_filter(where, "match_data")
 
         def run(conn: sqlite3.Connection) -> list[StoredConflict]:
             rows = conn.execute(
@@ -361,7 +361,7 @@ class SQLiteStore(Store):
                     (
                         model,
                         c.model_id,
-                        None if c.target_data is None else _dumps(c.target_data),
+                        _dumps(c.match_data if c.match_data is not None else c.target_data),
                         _dumps(dataclasses.asdict(c)),
                     )
                     for c in batch.conflicts

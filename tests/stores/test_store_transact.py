@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 
 import pytest
@@ -331,3 +332,20 @@ async def test_concurrent_read_modify_write_transactions_do_not_lose_updates(sto
     await asyncio.gather(*(store.transact("Note", ["counter"], increment) for _ in range(30)))
 
     assert (await store.get("Note", ["counter"]))["counter"].data["views"] == 30
+
+
+async def test_conflicts_on_a_deleted_target_match_through_its_tombstone(store):
+    deleted = dataclasses.replace(
+        conflict("gone", None, title="Source", tenantId="t1"),
+        match_data={"id": "gone", "tenantId": "t1"},
+    )
+    other = dataclasses.replace(
+        conflict("elsewhere", None, title="Source", tenantId="t1"),
+        match_data={"id": "elsewhere", "tenantId": "t2"},
+    )
+    await put(store, "Item", conflicts=[deleted, other])
+
+    listed = await store.conflicts("Item", where("Item", {"tenantId": "t1"}))
+
+    assert ids_of(listed) == ["gone"]
+    assert listed[0].target_data is None
