@@ -50,7 +50,16 @@ class ContractErrors(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [e if is_contract_error(e) else to_contract(e) for e in errors]  # type: ignore[union-attr]
+        _rewrite(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Subscriptions (and any operation over WebSocket) send each result before
+        # on_operation ends: rewrite every streamed result as it goes out.
+        _rewrite(result)
+        yield
+
+
+def _rewrite(result: Any) -> None:
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [e if is_contract_error(e) else to_contract(e) for e in errors]

@@ -40,8 +40,8 @@ class Requires(BasePermission):
             raise Unauthenticated("A valid token is required (Authorization: Bearer <token>)")
         if self.model is not None:
             wanted = [(self.model, self.permission)]
-        elif "source" in kwargs and "target" in kwargs:
-            wanted = [(kwargs["source"], Perm.REPLICATE), (kwargs["target"], Perm.WRITE)]
+        elif "source_model" in kwargs and "target" in kwargs:
+            wanted = [(kwargs["source_model"], Perm.REPLICATE), (kwargs["target"], Perm.WRITE)]
         else:
             wanted = [(kwargs["model"], self.permission)]
         for name, permission in wanted:

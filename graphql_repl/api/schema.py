@@ -109,7 +109,9 @@ class FixedMutation:
     async def replicate(
         self,
         info: strawberry.Info,
-        source: str,
+        # Not named ``source`` in Python: Strawberry passes the parent value to permission
+        # extensions as ``source``, which would collide with this argument.
+        source_model: Annotated[str, strawberry.argument(name="source")],
         target: str,
         since: t.CheckpointPairInput | None = None,
         where: JSON | None = None,
@@ -118,7 +120,7 @@ class FixedMutation:
         settings = context.repository.settings
         pair = DomainPair(since.source, since.target) if since else None
         result = await run_replication(
-            _local(info, source),
+            _local(info, source_model),
             _local(info, target),
             pair,
             where,

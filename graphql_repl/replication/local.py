@@ -285,8 +285,8 @@ class LocalModel:
         if relation in (Relation.SAME, Relation.STALE):
             return UpdateStatus.UNCHANGED, None, None
         if relation is Relation.FAST_FORWARD:
-            if inc.content is None and (cur is None or cur.deleted):
-                return UpdateStatus.UNCHANGED, None, None
+            # A deletion of a document this side never had is still recorded (as a
+            # tombstone), so that it is relayed to replicas that do have the document.
             clock = self._stamp(inc.content, inc.clock, cur)
             return (
                 UpdateStatus.APPLIED,
@@ -371,7 +371,10 @@ class LocalModel:
                 bases.setdefault(key, value)
         limit = self.settings.history_limit
         if content is None:
-            prev = None if cur is None else (cur.prev if cur.deleted else cur.rev)
+            if cur is None:
+                prev = inc.prev if inc is not None else None
+            else:
+                prev = cur.prev if cur.deleted else cur.rev
             new_sid = sid(None, prev)
             ancestors = [a for a in join_ancestors(limit + 1, *lines) if a != new_sid][:limit]
             data = {"id": model_id}
@@ -379,6 +382,8 @@ class LocalModel:
                 for prop in self.model.change_properties:
                     if prop in cur.data:
                         data[prop] = cur.data[prop]
+            elif self.tenant is not None and TENANT_FIELD in self.model.by_name:
+                data[TENANT_FIELD] = self.tenant
             return StoredDoc(model_id, None, prev, data, clock, ancestors, {})
         rev = rev_of(content)
         ancestors = [a for a in join_ancestors(limit + 1, *lines) if a != rev][:limit]

@@ -1,0 +1,264 @@
+"""Error codes with bad inputs (CONTRACT §6), over real HTTP; afterwards the server is
+still healthy and answers normal queries."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .helpers import CHANGES, HTTP_TIMEOUT, Api, auth_headers, notes_for_bulk, uid
+
+pytestmark = pytest.mark.usefixtures("check_server_alive")
+
+FIVE_MB = 5 * 1024 * 1024
+
+# (name, query, variables): each must fail with BAD_USER_INPUT for an admin.
+BAD_INPUT = [
+    ("syntax error", '{ checkpoint(model: "Note" }', None),
+    ("unterminated string", '{ checkpoint(model: "Note) }', None),
+    ("unknown field", "{ noSuchField }", None),
+    ("unknown subfield", '{ changes(model: "Note") { nope } }', None),
+    ("unknown argument", '{ checkpoint(model: "Note", bogus: 1) }', None),
+    ("missing argument", "{ checkpoint }", None),
+    ("wrong argument type", '{ changes(model: "Note", limit: "ten") { hasMore } }', None),
+    ("wrong argument type (model)", "{ checkpoint(model: 5) }", None),
+    ("wrong enum", 'mutation { resolveConflict(model: "User", modelId: "x", using: BOTH) }', None),
+    (
+        "wrong variable type",
+        'query($l: Int) { changes(model: "Note", limit: $l) { hasMore } }',
+        {"l": "ten"},
+    ),
+    (
+        "missing required variable",
+        "query($m: String!) { checkpoint(model: $m) }",
+        {},
+    ),
+    ("unknown model (checkpoint)", '{ checkpoint(model: "NoSuchModel") }', None),
+    ("unknown model (changes)", '{ changes(model: "NoSuchModel") { hasMore } }', None),
+    ("unknown model (conflicts)", '{ conflicts(model: "NoSuchModel") { modelId } }', None),
+    (
+        "unknown model (bulkUpdate)",
+        'mutation { bulkUpdate(model: "NoSuchModel", updates: []) { checkpoint } }',
+        None,
+    ),
+    (
+        "unknown model (diff)",
+        'mutation { diff(model: "NoSuchModel", changes: []) { deltas { modelId } } }',
+        None,
+    ),
+    (
+        "unknown model (replicate source)",
+        'mutation { replicate(source: "NoSuchModel", target: "Note") { updates { modelId } } }',
+        None,
+    ),
+    (
+        "unknown model (replicate target)",
+        'mutation { replicate(source: "User", target: "NoSuchModel") { updates { modelId } } }',
+        None,
+    ),
+    ("malformed checkpoint", '{ changes(model: "Note", since: "garbage") { hasMore } }', None),
+    ("empty checkpoint", '{ changes(model: "Note", since: "") { hasMore } }', None),
+    (
+        "malformed checkpoint in diff",
+        'mutation { diff(model: "Note", since: "garbage", changes: []) { deltas { modelId } } }',
+        None,
+    ),
+    ("filter: unknown field", '{ changes(model: "Note", where: {nope: 1}) { hasMore } }', None),
+    (
+        "filter: unknown operator",
+        '{ changes(model: "Note", where: {title: {regexp: "x"}}) { hasMore } }',
+        None,
+    ),
+    ("filter: not an object", '{ changes(model: "Note", where: 5) { hasMore } }', None),
+    (
+        "filter: wrong value type",
+        '{ changes(model: "Note", where: {views: {gt: "many"}}) { hasMore } }',
+        None,
+    ),
+    ("filter on typed list", "{ notes(where: {nope: 1}) { id } }", None),
+    ("limit 0", '{ changes(model: "Note", limit: 0) { hasMore } }', None),
+    ("limit 5001", '{ changes(model: "Note", limit: 5001) { hasMore } }', None),
+    ("limit -1", '{ changes(model: "Note", limit: -1) { hasMore } }', None),
+    ("typed limit 0", "{ notes(limit: 0) { id } }", None),
+    ("typed limit 5001", "{ notes(limit: 5001) { id } }", None),
+    ("typed negative offset", "{ notes(offset: -1) { id } }", None),
+    (
+        "invalid document type",
+        "mutation { createUser(data: {name: 5}) { id } }",
+        None,
+    ),
+    (
+        "manual resolution without data",
+        'mutation { resolveConflict(model: "User", modelId: "x", using: MANUAL) }',
+        None,
+    ),
+    (
+        "too many updates",
+        'mutation($u: [UpdateInput!]!) { bulkUpdate(model: "Note", updates: $u) { checkpoint } }',
+        {"u": notes_for_bulk([f"huge-{i}" for i in range(6000)])},
+    ),
+    (
+        "too many diff changes",
+        'mutation($c: [ChangeInput!]!) { diff(model: "Note", changes: $c) { deltas { modelId } } }',
+        {"c": [{"modelId": f"d{i}", "type": "CREATE", "rev": "r"} for i in range(6000)]},
+    ),
+    (
+        "5 MB checkpoint",
+        'query($s: Checkpoint) { changes(model: "Note", since: $s) { hasMore } }',
+        {"s": "x" * FIVE_MB},
+    ),
+    ("5 MB garbage query", "{" + "x" * FIVE_MB + "}", None),
+    ("deeply nested query", "{ notes " + "{ id " * 3000 + "}" * 3001, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"), [c[1:] for c in BAD_INPUT], ids=[c[0] for c in BAD_INPUT]
+)
+async def test_bad_input_is_bad_user_input(server, tokens, query, variables):
+    assert await Api(server, tokens["admin"]).code(query, variables) == "BAD_USER_INPUT"
+
+
+async def test_checkpoint_from_another_server_is_bad_user_input(server, server_factory, tokens):
+    other = server_factory.start()
+    foreign = await Api(other, other.token("admin")).checkpoint()
+    ours = await Api(server, tokens["admin"]).checkpoint()
+    assert foreign != ours
+    api = Api(server, tokens["admin"])
+    assert await api.code(CHANGES, {"model": "Note", "since": foreign}) == "BAD_USER_INPUT"
+    other.stop()
+
+
+async def test_bad_checkpoint_on_the_change_feed_is_bad_user_input(server, tokens):
+    from .helpers import Feed
+
+    async with Feed(server, tokens["admin"], since="garbage") as feed:
+        with pytest.raises(Exception) as raised:
+            await feed.next()
+    errors = getattr(raised.value, "errors", None)
+    assert errors, f"expected GraphQL errors, got {raised.value!r}"
+    assert [(e.get("extensions") or {}).get("code") for e in errors] == ["BAD_USER_INPUT"]
+
+
+async def test_five_megabyte_string_is_stored_intact_or_refused(server, tokens):
+    """No documented size limit: a 5 MB field is either refused as BAD_USER_INPUT or
+    stored and read back intact — never a crash or a silent truncation."""
+    api = Api(server, tokens["admin"])
+    note_id = uid("big-")
+    body = "é" + "x" * FIVE_MB + "ü"
+    response = await api.post(
+        "mutation($d: NoteInput!) { createNote(data: $d) { id } }",
+        {"d": {"id": note_id, "body": body}},
+    )
+    if response.get("errors"):
+        assert [e["extensions"]["code"] for e in response["errors"]] == ["BAD_USER_INPUT"]
+        assert (await api.data("query($id: ID!) { note(id: $id) { id } }", {"id": note_id}))[
+            "note"
+        ] is None
+    else:
+        assert response["data"]["createNote"]["id"] == note_id
+        got = await api.data("query($id: ID!) { note(id: $id) { body } }", {"id": note_id})
+        assert got["note"]["body"] == body
+
+
+async def test_update_of_a_missing_document_is_not_found(server, tokens):
+    api = Api(server, tokens["admin"])
+    code = await api.code('mutation { updateNote(id: "no-such-note", data: {title: "x"}) { id } }')
+    assert code == "NOT_FOUND"
+    deleted = await api.data('mutation { deleteNote(id: "no-such-note") }')
+    assert deleted == {"deleteNote": False}
+
+
+# -- authentication and authorization ------------------------------------------------------
+
+
+async def test_missing_token_is_unauthenticated(server):
+    assert await Api(server, None).code('{ checkpoint(model: "Note") }') == "UNAUTHENTICATED"
+    assert await Api(server, None).code("{ notes { id } }") == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["grepl_000000000000_not-a-real-secret", "garbage", "grepl_x"],
+    ids=["well-formed unknown", "garbage", "truncated"],
+)
+async def test_unknown_token_is_unauthenticated(server, token):
+    api = Api(server, token)
+    assert await api.code('{ checkpoint(model: "Note") }') == "UNAUTHENTICATED"
+
+
+async def test_known_token_id_with_wrong_secret_is_unauthenticated(server, tokens):
+    prefix, token_id, _secret = tokens["admin"].split("_", 2)
+    forged = f"{prefix}_{token_id}_wrong-secret"
+    assert await Api(server, forged).code('{ checkpoint(model: "Note") }') == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("scheme", ["Basic {}", "Token {}", "{}", "Bearer"])
+async def test_malformed_authorization_is_unauthenticated(server, tokens, scheme):
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
+        response = await client.post(
+            server.url,
+            json={"query": '{ checkpoint(model: "Note") }'},
+            headers={"Authorization": scheme.format(tokens["admin"]).strip()},
+        )
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize(
+    ("role", "query"),
+    [
+        ("reader", '{ changes(model: "Note") { hasMore } }'),
+        ("writer", '{ changes(model: "Note") { hasMore } }'),
+        ("replicator", '{ changes(model: "FinancialRecord") { hasMore } }'),
+        ("replicator", "{ financialRecords { id } }"),
+        ("reader", 'mutation { createNote(data: {title: "x"}) { id } }'),
+    ],
+)
+async def test_known_token_without_permission_is_forbidden(server, tokens, role, query):
+    assert await Api(server, tokens[role]).code(query) == "FORBIDDEN"
+
+
+async def test_forbidden_does_not_leak_whether_a_document_exists(server, tokens):
+    admin = Api(server, tokens["admin"])
+    record = uid("fr-")
+    await admin.data(
+        "mutation($d: FinancialRecordInput!) { createFinancialRecord(data: $d) { id } }",
+        {"d": {"id": record, "account": "a", "amount": 1.0, "currency": "EUR"}},
+    )
+    replicator = Api(server, tokens["replicator"])
+    existing = await replicator.errors(
+        "query($id: ID!) { financialRecord(id: $id) { id } }", {"id": record}
+    )
+    missing = await replicator.errors(
+        "query($id: ID!) { financialRecord(id: $id) { id } }", {"id": uid("none-")}
+    )
+    assert [e["extensions"]["code"] for e in existing] == ["FORBIDDEN"]
+    assert [(e["message"], e["extensions"]) for e in existing] == [
+        (e["message"], e["extensions"]) for e in missing
+    ]
+
+
+# -- the server survives all of it ----------------------------------------------------------
+
+
+async def test_server_still_healthy_after_bad_input(server, tokens):
+    tracebacks_before = server.log_text().count("Traceback")
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
+        # Garbage that is not even GraphQL over HTTP.
+        for body in (b"not json", b"[]", b'{"query": 5}', b"\xff\xfe", b"{" * 100_000):
+            response = await client.post(
+                server.url,
+                content=body,
+                headers={"content-type": "application/json", **auth_headers(tokens["admin"])},
+            )
+            assert response.status_code in (200, 400, 413, 415, 422), response.status_code
+        health = await client.get(server.health_url)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+    api = Api(server, tokens["admin"])
+    note = await api.create_note(title="still alive")
+    got = await api.data("query($id: ID!) { note(id: $id) { title } }", {"id": note["id"]})
+    assert got == {"note": {"title": "still alive"}}
+    assert server.alive()
+    # Unexpected errors are logged with their tracebacks (api/errors.py): none of this
+    # garbage may reach such a path.
+    assert server.log_text().count("Traceback") == tracebacks_before
