@@ -45,6 +45,10 @@ class FieldType(enum.Enum):
     JSON = "JSON"
 
 
+# Field types whose valid values need no coercion or range check, by their Python type.
+_PLAIN = {FieldType.ID: str, FieldType.STRING: str, FieldType.BOOLEAN: bool}
+
+
 class Strategy(enum.Enum):
     """How a field that both sides changed is merged."""
 
@@ -100,6 +104,8 @@ class Model:
     roles: frozenset[str] | None = None
     change_properties: tuple[str, ...] = ()
     by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    # Per field, the Python type whose values need no coercion (validation's fast path).
+    plain: Mapping[str, type | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -124,6 +130,7 @@ class Model:
             if prop not in fields:
                 raise ValueError(f"{self.name}: change property {prop!r} is not a field")
         object.__setattr__(self, "by_name", fields)
+        object.__setattr__(self, "plain", {n: _PLAIN.get(f.type) for n, f in fields.items()})
 
     def strategy(self, field_name: str) -> FieldStrategy:
         declared = self.by_name[field_name].strategy
@@ -143,7 +150,8 @@ class Model:
             if spec is None:
                 raise InvalidDocument(f"{self.name}: unknown field {key!r}")
             if value is not None:
-                out[key] = coerce_value(self.name, spec, value)
+                plain = type(value) is self.plain[key]
+                out[key] = value if plain else coerce_value(self.name, spec, value)
         if model_id is not None and out.setdefault("id", model_id) != model_id:
             raise InvalidDocument(f"{self.name}: document id {out['id']!r} is not {model_id!r}")
         if not out.get("id"):

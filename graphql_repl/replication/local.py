@@ -329,15 +329,16 @@ class LocalModel:
         if content is None:
             stamp = given.get(DELETED_KEY)
             return {DELETED_KEY: stamp if stamp is not None else self.clock.now()}
-        old = {} if cur is None or cur.deleted else cur.data
-        old_clock = {} if cur is None else cur.clock
+        live = cur is not None and not cur.deleted
+        old = cur.data if cur is not None and live else {}
+        old_clock = cur.clock if cur is not None and live else {}
         now: str | None = None
         clock: Clock = {}
-        for name in content.keys() | old.keys():
+        for name in (content.keys() | old.keys()) if live else content:
             if name == "id":
                 continue
             stamp = given.get(name)
-            if stamp is None:
+            if stamp is None and live:
                 stamp = old_clock.get(name) if old.get(name) == content.get(name) else None
             if stamp is None:
                 now = now or self.clock.now()
@@ -355,6 +356,14 @@ class LocalModel:
     ) -> StoredDoc:
         """The record that replaces ``cur``: its ancestry joins ``cur``'s and (when it
         merges or applies an incoming version) the incoming one's."""
+        limit = self.settings.history_limit
+        written_as_sent = inc is not None and content is not None and content is inc.content
+        if cur is None and written_as_sent:
+            assert inc is not None and content is not None
+            # New here, as sent (the common case of a first replication): the sender's
+            # ancestry, the rev worked out in _prepare, no merge base to keep.
+            ancestors = [a for a in dict.fromkeys(inc.ancestors) if a != inc.rev][:limit]
+            return StoredDoc(model_id, inc.rev, None, content, clock, ancestors, {})
         lines: list[Sequence[str]] = []
         bases: dict[str, Document] = {}
         if cur is not None:
@@ -369,7 +378,6 @@ class LocalModel:
         if cur is not None:
             for key, value in cur.bases.items():
                 bases.setdefault(key, value)
-        limit = self.settings.history_limit
         if content is None:
             if cur is None:
                 prev = inc.prev if inc is not None else None
@@ -385,7 +393,7 @@ class LocalModel:
             elif self.tenant is not None and TENANT_FIELD in self.model.by_name:
                 data[TENANT_FIELD] = self.tenant
             return StoredDoc(model_id, None, prev, data, clock, ancestors, {})
-        rev = rev_of(content)
+        rev = inc.rev if written_as_sent and inc is not None and inc.rev else rev_of(content)
         ancestors = [a for a in join_ancestors(limit + 1, *lines) if a != rev][:limit]
         kept = {a: bases[a] for a in ancestors[: self.settings.merge_base_limit] if a in bases}
         prev = None if cur is None else cur.rev

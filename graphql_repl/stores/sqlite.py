@@ -37,18 +37,19 @@ T = TypeVar("T")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS documents (
+    seq INTEGER PRIMARY KEY,
     model TEXT NOT NULL,
     id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
     rev TEXT,
     prev TEXT,
     data TEXT NOT NULL,
     clock TEXT NOT NULL,
     ancestors TEXT NOT NULL,
     bases TEXT NOT NULL,
-    PRIMARY KEY (model, id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS documents_log ON documents (model, seq);
+    UNIQUE (model, id)
+);
+-- (model, seq): the change log of a model, a range scan in log order.
+CREATE INDEX IF NOT EXISTS documents_log ON documents (model);
 CREATE TABLE IF NOT EXISTS tokens (
     token_id TEXT PRIMARY KEY,
     secret_hash TEXT NOT NULL,
@@ -119,6 +120,8 @@ class SQLiteStore(Store):
             if not self.memory:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # Fewer, larger WAL checkpoints: bulk writes of random ids touch many pages.
+                conn.execute("PRAGMA wal_autocheckpoint=10000")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -344,11 +347,16 @@ class SQLiteStore(Store):
                         doc.prev,
                         _dumps(doc.data),
                         _dumps(doc.clock),
-                        _dumps(doc.ancestors),
-                        _dumps(doc.bases),
+                        _dumps(doc.ancestors) if doc.ancestors else "[]",
+                        _dumps(doc.bases) if doc.bases else "{}",
                     )
                 )
-            conn.executemany("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(
+                "INSERT OR REPLACE INTO documents"
+                " (model, id, seq, rev, prev, data, clock, ancestors, bases)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
         if batch.settled:
             conn.executemany(
                 "DELETE FROM conflicts WHERE model = ? AND model_id = ?",
