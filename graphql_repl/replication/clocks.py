@@ -13,7 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+# Clock keys that are not fields (field names cannot start with "_"):
 DELETED_KEY = "_deleted"  # the stamp of a deletion, in a tombstone's clock
+WRITTEN_KEY = "_written"  # when this version was written: it tells a recurring content apart
+
+
+def field_stamps(clock: dict[str, str]) -> dict[str, str]:
+    """The per-field stamps of a clock, without its bookkeeping keys."""
+    return {k: v for k, v in clock.items() if not k.startswith("_")}
 
 
 class HybridLogicalClock:

@@ -19,7 +19,7 @@ from ..filters import NOTHING, Condition, Filter, conjoin, parse_filter
 from ..models import Document, Model, Strategy
 from ..settings import Settings
 from ..stores.base import Store, StoredConflict, StoredDoc, WriteBatch
-from .clocks import DELETED_KEY, HybridLogicalClock, is_stamp
+from .clocks import DELETED_KEY, WRITTEN_KEY, HybridLogicalClock, is_stamp
 from .merge import delete_wins, merge_documents
 from .revisions import Relation, join_ancestors, relate, rev_of, sid
 from .types import (
@@ -281,8 +281,20 @@ class LocalModel:
             [] if cur is None else cur.ancestors,
             inc.sid,
             inc.ancestors,
+            "" if cur is None else cur.clock.get(WRITTEN_KEY, ""),
+            inc.clock.get(WRITTEN_KEY, ""),
         )
         if relation in (Relation.SAME, Relation.STALE):
+            assert cur is not None
+            if _learns_ancestry(cur, inc, self.settings.history_limit):
+                # Same content, but the incoming version knows history this record lacks
+                # (e.g. it is a conflict's resolution): keep it, so that the versions it
+                # descends from are recognised as stale when they arrive later, and a
+                # conflict recorded here against one of them is settled.
+                written = max(cur.clock.get(WRITTEN_KEY, ""), inc.clock.get(WRITTEN_KEY, ""))
+                clock = {**cur.clock, WRITTEN_KEY: written}
+                new = self._successor(inc.model_id, cur, _live(cur), clock, inc)
+                return UpdateStatus.UNCHANGED, new, None
             return UpdateStatus.UNCHANGED, None, None
         if relation is Relation.FAST_FORWARD:
             # A deletion of a document this side never had is still recorded (as a
@@ -296,10 +308,17 @@ class LocalModel:
         assert cur is not None  # a missing document is always a fast-forward
         if inc.content is not None and not cur.deleted:
             base = next((cur.bases[a] for a in inc.ancestors if a in cur.bases), None)
-            clock = self._stamp(inc.content, inc.clock, cur)
+            # ``cur`` is not the incoming version's predecessor: a field the incoming version
+            # lacks was not removed by it just now (only a stamp it sent can say so).
+            clock = {
+                k: v
+                for k, v in self._stamp(inc.content, inc.clock, cur).items()
+                if k in inc.content or k in inc.clock
+            }
             merged = merge_documents(self.model, base, inc.content, cur.data, clock, cur.clock)
             if merged.unresolved:
                 return UpdateStatus.CONFLICT, None, self._record(inc, cur, merged.both_changed)
+            merged.clock[WRITTEN_KEY] = self.clock.now()
             new = self._successor(inc.model_id, cur, merged.data, merged.clock, inc)
             return UpdateStatus.MERGED, new, None
         # One side deleted the document while the other edited it.
@@ -320,15 +339,18 @@ class LocalModel:
         if verdict:  # the incoming side wins
             new = self._successor(inc.model_id, cur, inc.content, incoming_clock, inc)
         else:
-            new = self._successor(inc.model_id, cur, _live(cur), cur.clock, inc)
+            # This side's version wins, as a new version that includes the incoming one.
+            clock = {**cur.clock, WRITTEN_KEY: self.clock.now()}
+            new = self._successor(inc.model_id, cur, _live(cur), clock, inc)
         return UpdateStatus.MERGED, new, None
 
     def _stamp(self, content: Document | None, given: Clock, cur: StoredDoc | None) -> Clock:
         """The clock of a version: the sender's stamps where it has them; for other fields,
-        the current stamp if the value did not change, else a new stamp (one per write)."""
+        the current stamp if the value did not change, else a new stamp (one per write).
+        ``WRITTEN_KEY`` is the sender's, or new."""
         if content is None:
-            stamp = given.get(DELETED_KEY)
-            return {DELETED_KEY: stamp if stamp is not None else self.clock.now()}
+            deleted = given.get(DELETED_KEY) or self.clock.now()
+            return {DELETED_KEY: deleted, WRITTEN_KEY: given.get(WRITTEN_KEY) or deleted}
         live = cur is not None and not cur.deleted
         old = cur.data if cur is not None and live else {}
         old_clock = cur.clock if cur is not None and live else {}
@@ -344,6 +366,7 @@ class LocalModel:
                 now = now or self.clock.now()
                 stamp = now
             clock[name] = stamp
+        clock[WRITTEN_KEY] = given.get(WRITTEN_KEY) or now or self.clock.now()
         return clock
 
     def _successor(
@@ -561,6 +584,15 @@ def _ancestors(prev: str | None, revs: Sequence[str] | None) -> list[str]:
 
 def _live(doc: StoredDoc) -> Document | None:
     return None if doc.deleted else doc.data
+
+
+def _learns_ancestry(cur: StoredDoc, inc: _Incoming, limit: int) -> bool:
+    """Whether ``inc`` (at or behind ``cur``) names states ``cur``'s ancestry lacks, with
+    room to keep them (bounded, so replicas cannot keep rewriting the same content)."""
+    if len(cur.ancestors) >= limit:
+        return False
+    known = {sid(cur.rev, cur.prev), *cur.ancestors}
+    return inc.sid not in known or any(a not in known for a in inc.ancestors)
 
 
 def _descends(doc: StoredDoc, state: str) -> bool:

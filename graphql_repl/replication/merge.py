@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import Custom, Document, FieldConflict, Model, Strategy
-from .clocks import DELETED_KEY
+from .clocks import DELETED_KEY, field_stamps
 from .revisions import canonical
 from .types import Clock
 
@@ -42,16 +42,16 @@ def merge_documents(
     unresolved: list[str] = []
     # Clock keys count too: a field one side removed is absent from its data but stamped.
     names = source.keys() | target.keys() | source_clock.keys() | target_clock.keys()
-    for name in sorted(names - {"id", DELETED_KEY}):
+    for name in sorted(n for n in names if n != "id" and not n.startswith("_")):
         s, t = source.get(name), target.get(name)
         ss, ts = source_clock.get(name), target_clock.get(name)
         stamp = max(ss or "", ts or "")
         if s == t:
             value = s
         elif base is not None and base.get(name) == s:
-            value = t
+            value, stamp = t, ts or ""  # the stamp of the value kept, not a later one
         elif base is not None and base.get(name) == t:
-            value = s
+            value, stamp = s, ss or ""
         else:
             both.append(name)
             value = _resolve(model, name, base.get(name) if base else None, s, t, ss, ts)
@@ -127,5 +127,5 @@ def delete_wins(model: Model, delete_clock: Clock, live_clock: Clock) -> bool | 
     if model.default_strategy is not Strategy.LATEST:
         return None
     deleted = delete_clock.get(DELETED_KEY, "")
-    edited = max((v for k, v in live_clock.items() if k != DELETED_KEY), default="")
+    edited = max(field_stamps(live_clock).values(), default="")
     return deleted >= edited

@@ -47,18 +47,40 @@ def relate(
     local_ancestors: Sequence[str],
     remote_sid: str,
     remote_ancestors: Sequence[str],
+    local_written: str = "",
+    remote_written: str = "",
 ) -> Relation:
-    """How a remote state relates to the local one; ``local_sid`` None: no local document."""
+    """How a remote state relates to the local one; ``local_sid`` None: no local document.
+
+    Revs are content hashes, so a content that recurs (A→B→A, or a merge that rebuilds an
+    earlier content) can be found among the other side's ancestors although this version
+    of it is newer. The versions' write stamps (``*_written``, hybrid logical clock: a
+    version written after another was seen has the later stamp) tell those cases apart.
+    A remote version without a stamp (a client that sends no clock) counts as old, so a
+    retried update never undoes later edits."""
     if local_sid is None:
         return Relation.FAST_FORWARD
     if remote_sid == local_sid or (
         remote_sid.startswith(DELETED) and local_sid.startswith(DELETED)
     ):
         return Relation.SAME
-    if remote_sid in local_ancestors:
-        return Relation.STALE
-    if local_sid in remote_ancestors:
-        return Relation.FAST_FORWARD
+    behind = remote_sid in local_ancestors
+    ahead = local_sid in remote_ancestors
+    remote_newer = bool(remote_written) and remote_written > local_written
+    local_newer = bool(remote_written) and local_written > remote_written
+    if behind and ahead:
+        if remote_newer:
+            return Relation.FAST_FORWARD
+        if local_newer:
+            return Relation.STALE
+        # No stamps to tell: a version based on this very state is the newer one.
+        return Relation.FAST_FORWARD if remote_ancestors[0] == local_sid else Relation.STALE
+    if behind:
+        # The remote content is in our past, but this version of it was written later.
+        return Relation.DIVERGED if remote_newer else Relation.STALE
+    if ahead:
+        # The remote descends from our content, but we wrote this version of it later.
+        return Relation.DIVERGED if local_newer else Relation.FAST_FORWARD
     return Relation.DIVERGED
 
 
