@@ -16,6 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from .api import Context, build_schema
+from .api.fanout import SharedEvents
 from .auth import Principal, authenticate
 from .demo import demo_registry
 from .models import Registry
@@ -37,13 +38,14 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, repository: Repository, **kwargs: Any) -> None:
         super().__init__(build_schema(repository.registry), **kwargs)
         self.repository = repository
+        self.events = SharedEvents()
 
     async def _principal(self, token: str | None) -> Principal | None:
         return None if token is None else await authenticate(self.repository.store, token)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         token = bearer(request.headers.get("authorization"))
-        return Context(self.repository, await self._principal(token))
+        return Context(self.repository, self.events, await self._principal(token))
 
     async def on_ws_connect(self, context: Context) -> None:
         params = context.connection_params or {}

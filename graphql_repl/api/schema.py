@@ -23,6 +23,7 @@ from ..replication import replicate as run_replication
 from . import types as t
 from .context import Context
 from .errors import ContractErrors
+from .fanout import SharedEventExecutor
 from .permissions import requires
 from .scalars import JSON, Checkpoint
 
@@ -160,7 +161,7 @@ class Subscription:
         context: Context = info.context
         tenant = context.principal.tenant if context.principal else None
         async for change in context.repository.feed(model, since, where, tenant):
-            yield t.Change.of(change)
+            yield context.events.get(change)
 
 
 # -- typed fields per model ---------------------------------------------------------------
@@ -305,4 +306,5 @@ def build_schema(registry: Registry) -> strawberry.Schema:
         mutation=mutation,
         subscription=Subscription,
         extensions=[ContractErrors],
+        execution_context_class=SharedEventExecutor,
     )
