@@ -79,6 +79,9 @@ def serve(
         port=settings.port,
         log_level=log_level,
         timeout_graceful_shutdown=5,
+        # Per-message compression costs more CPU than the fan-out of small JSON events
+        # saves in bandwidth (about a third of the feed's server time when measured).
+        ws_per_message_deflate=False,
     )
     _Server(config, app.state.repository).run()
 

@@ -5,13 +5,16 @@ its tenant), call the replication layer and shape the result. Permissions are no
 here; the ``@auth`` directive on each field does that.
 """
 
+import contextlib
+import functools
 import logging
 import re
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types.execution import ExecutionContext
 
 from ..auth import Permission as Perm
@@ -282,6 +285,21 @@ def _typed_fields(model: Model) -> tuple[dict[str, Any], dict[str, Any]]:
     return queries, mutations
 
 
+class ReportingParserCache(ParserCache):
+    """Strawberry's ParserCache, except that a syntax error is left to Strawberry's own
+    parse, which reports it like any other request error (ParserCache raises it out of
+    the operation, past the extension that gives errors their contract codes)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+        yield
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -305,6 +323,11 @@ def build_schema(registry: Registry) -> strawberry.Schema:
         query=query,
         mutation=mutation,
         subscription=Subscription,
-        extensions=[ContractErrors],
+        # Clients send the same few documents over and over: parse and validate each once.
+        extensions=[
+            ContractErrors,
+            functools.partial(ReportingParserCache, maxsize=256),
+            functools.partial(ValidationCache, maxsize=256),
+        ],
         execution_context_class=SharedEventExecutor,
     )
