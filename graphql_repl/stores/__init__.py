@@ -8,6 +8,8 @@ from .base import LogPage, Store, StoredConflict, StoredDoc, WriteBatch
 
 SUPPORTED_BACKENDS = {
     "sqlite": "graphql_repl.stores.sqlite:SQLiteStore",
+    "mongodb": "graphql_repl.stores.mongodb:MongoStore",
+    "mongodb+srv": "graphql_repl.stores.mongodb:MongoStore",
 }
 
 

@@ -9,9 +9,12 @@ copy of a store need.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -24,8 +27,9 @@ from .helpers import REGISTRY
 @dataclass(frozen=True)
 class Backend:
     name: str
-    # The URL of a new, empty store; ``directory`` is a fresh directory it may use.
-    url: Callable[[Path], str]
+    # The URL of a new, empty store; ``directory`` is a fresh directory it may use, and
+    # ``fixture`` gives the value of a (session) fixture such as ``mongodb_url``.
+    url: Callable[[Path, Callable[[str], Any]], str]
     # A store opened again at the same URL has the same data (and store_id).
     persistent: bool
     # Copy the data of the (closed) store at a URL, into ``directory``; returns the copy's URL.
@@ -34,7 +38,7 @@ class Backend:
     drop: Callable[[str], Awaitable[None]] | None = None
 
 
-def _sqlite_file_url(directory: Path) -> str:
+def _sqlite_file_url(directory: Path, fixture: Callable[[str], Any]) -> str:
     return f"sqlite:///{directory / 'store.db'}"
 
 
@@ -48,9 +52,26 @@ def _sqlite_file_snapshot(url: str, directory: Path) -> str:
     return f"sqlite:///{target}"
 
 
+def _mongodb_url(directory: Path, fixture: Callable[[str], Any]) -> str:
+    """A database of its own on the session's MongoDB (real, or the emulator)."""
+    parts = urlsplit(fixture("mongodb_url"))
+    return urlunsplit(parts._replace(path=f"/t_{uuid.uuid4().hex[:12]}"))
+
+
+async def _mongodb_drop(url: str) -> None:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[Any] = AsyncMongoClient(url)
+    try:
+        await client.drop_database(urlsplit(url).path.lstrip("/"))
+    finally:
+        await client.close()
+
+
 BACKENDS = [
     Backend("sqlite-file", _sqlite_file_url, persistent=True, snapshot=_sqlite_file_snapshot),
-    Backend("sqlite-memory", lambda _directory: "sqlite:///:memory:", persistent=False),
+    Backend("sqlite-memory", lambda _directory, _fixture: "sqlite:///:memory:", persistent=False),
+    Backend("mongodb", _mongodb_url, persistent=True, drop=_mongodb_drop),
 ]
 
 
@@ -76,14 +97,16 @@ OpenStore = Callable[[str], Awaitable[Store]]
 
 
 @pytest.fixture
-async def new_url(backend: Backend, tmp_path: Path) -> AsyncIterator[NewUrl]:
+async def new_url(
+    backend: Backend, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[NewUrl]:
     """A factory of URLs of new, empty stores of the test's backend."""
     urls: list[str] = []
 
     def make() -> str:
         directory = tmp_path / f"store-{len(urls)}"
         directory.mkdir()
-        urls.append(backend.url(directory))
+        urls.append(backend.url(directory, request.getfixturevalue))
         return urls[-1]
 
     yield make
