@@ -1,5 +1,5 @@
 """A writer process for test_concurrent_writers: creates, updates and now and then deletes
-Notes with overlapping ids in one shared SQLite file. Usage: _writer.py DB WRITER_ID OPS"""
+Notes with overlapping ids in one shared store. Usage: _writer.py STORE_URL WRITER_ID OPS"""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ from graphql_repl import BadInput, NotFound, Repository, Settings, demo_registry
 IDS = 12
 
 
-async def main(path: str, writer: int, ops: int) -> None:
+async def main(url: str, writer: int, ops: int) -> None:
     rng = random.Random(writer)
-    async with Repository.from_settings(
-        Settings(store=f"sqlite:///{path}"), demo_registry()
-    ) as repo:
+    async with Repository.from_settings(Settings(store=url), demo_registry()) as repo:
         notes = repo.model("Note")
         for i in range(ops):
             model_id = f"n{rng.randrange(IDS):02}"

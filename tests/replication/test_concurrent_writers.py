@@ -1,4 +1,5 @@
-"""Several OS processes write one SQLite file while a reader pages changes(since)."""
+"""Several OS processes write one store (a SQLite file; a MongoDB database, each process
+with its own change-log sequencer) while a reader pages changes(since)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import asyncio
 import sys
 from pathlib import Path
 
+import mongo_server
+import pytest
+
 from graphql_repl import Repository, Settings, demo_registry
+
+from .conftest import store_url
 
 WRITERS = 4
 OPS = 400
@@ -14,7 +20,7 @@ WRITER = Path(__file__).with_name("_writer.py")
 
 
 def _position(checkpoint: str) -> int:
-    """The log position inside a SQLite checkpoint (``<store id>-<seq>``). Clients never
+    """The log position inside a checkpoint (``<store id>-<position>``). Clients never
     parse checkpoints; this test does, to check the order the store hands them out in."""
     return int(checkpoint.rpartition("-")[2])
 
@@ -56,17 +62,19 @@ class Reader:
         self.passes_with_changes += count > 0
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "mongodb"])
 async def test_reader_paging_changes_during_multiprocess_writes_ends_with_every_final_state(
-    tmp_path,
+    tmp_path, request, kind
 ):
-    path = tmp_path / "shared.db"
-    settings = Settings(store=f"sqlite:///{path}")
+    url = store_url(kind, tmp_path, request, "shared")
+    settings = Settings(store=url)
+    env = mongo_server.subprocess_env()
     async with Repository.from_settings(settings, demo_registry()) as repo:
         notes = repo.model("Note")
         reader = Reader(notes)
         writers = [
             await asyncio.create_subprocess_exec(
-                sys.executable, str(WRITER), str(path), str(w), str(OPS)
+                sys.executable, str(WRITER), url, str(w), str(OPS), env=env
             )
             for w in range(WRITERS)
         ]

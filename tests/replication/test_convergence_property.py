@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import tempfile
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -77,17 +79,20 @@ async def _apply(repo: Repository, op: str, model_id: str, arg) -> None:
     await notes.update(model_id, patch)
 
 
-async def _run(ops, directory: Path, settings: Settings, incremental: bool) -> list:
+async def _run(
+    ops, directory: Path, settings: Settings, incremental: bool, mongodb: str | None = None
+) -> list:
     """Apply ``ops`` to three fresh replicas, then the final replication rounds; return each
     replica's Note documents (with revs) and recorded conflicts. ``incremental``: each
     ordered pair of replicas passes the checkpoints of its previous replication."""
     wall = FakeWall()
     repos = []
     for i in range(REPLICAS):
-        repo = Repository.from_settings(
-            dataclasses.replace(settings, store=f"sqlite:///{directory / f'r{i}.db'}"),
-            demo_registry(),
-        )
+        if mongodb is None:
+            url = f"sqlite:///{directory / f'r{i}.db'}"
+        else:
+            url = urlunsplit(urlsplit(mongodb)._replace(path=f"/p{i}_{uuid.uuid4().hex[:10]}"))
+        repo = Repository.from_settings(dataclasses.replace(settings, store=url), demo_registry())
         repo.clock = HybridLogicalClock(node=f"node{i}", wall=wall)  # before any model()
         repos.append(await repo.open())
     checkpoints: dict[tuple[int, int], CheckpointPair] = {}
@@ -114,9 +119,11 @@ async def _run(ops, directory: Path, settings: Settings, incremental: bool) -> l
             await repo.close()
 
 
-def _assert_converged(ops, settings: Settings, incremental: bool) -> None:
+def _assert_converged(
+    ops, settings: Settings, incremental: bool, mongodb: str | None = None
+) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        states = asyncio.run(_run(ops, Path(directory), settings, incremental))
+        states = asyncio.run(_run(ops, Path(directory), settings, incremental, mongodb))
     first_docs, _ = states[0]
     for docs, conflicts in states:
         assert conflicts == []
@@ -187,3 +194,14 @@ def test_replicas_converge_with_short_history_and_incremental_checkpoints(ops):
     """Settings.history_limit bounds how far back ancestry reaches: longer edit chains look
     concurrent. They must still converge (every Note field has an automatic strategy)."""
     _assert_converged(ops, Settings(history_limit=3, merge_base_limit=1), incremental=True)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(ops=operations)
+def test_three_note_replicas_on_mongodb_converge(ops, mongodb_url):
+    """The same property on the MongoDB store (fewer examples: each opens three stores)."""
+    _assert_converged(ops, Settings(), incremental=True, mongodb=mongodb_url)
