@@ -2,23 +2,26 @@
 
 Nothing here imports the server: every server is a separate OS process started with the
 installed ``graphql-repl`` command, and every token comes from ``graphql-repl token create``.
+The whole suite runs once per store: SQLite files, and databases on the session's MongoDB.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import mongo_server
 import pytest
 
 STARTUP_TIMEOUT = 30.0
@@ -49,7 +52,14 @@ def create_token(store: str, role: str, tenant: str | None = None) -> str:
     args = [graphql_repl_command(), "token", "create", "--role", role, "--store", store]
     if tenant is not None:
         args += ["--tenant", tenant]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=mongo_server.subprocess_env(),
+    )
     assert done.returncode == 0, f"token create failed: {done.stderr}"
     lines = done.stdout.splitlines()
     assert len(lines) == 1, f"token create must print the token alone, got {done.stdout!r}"
@@ -62,15 +72,11 @@ def create_token(store: str, role: str, tenant: str | None = None) -> str:
 class Server:
     """One running ``graphql-repl serve`` process."""
 
-    db: Path
+    store: str  # the store URL
     port: int
     process: subprocess.Popen[bytes]
     log: Path
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
-
-    @property
-    def store(self) -> str:
-        return f"sqlite:///{self.db}"
 
     @property
     def url(self) -> str:
@@ -110,21 +116,26 @@ class Server:
 
 
 class ServerFactory:
-    """Starts servers (each on a fresh port, by default on a fresh SQLite file) and stops
-    every one it started at the end of the session."""
+    """Starts servers (each on a fresh port, by default on a fresh store: a SQLite file, or
+    a database of its own on ``mongodb``) and stops every one it started at the end of the
+    session."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, mongodb: str | None = None) -> None:
         self.directory = directory
+        self.mongodb = mongodb
         self.servers: list[Server] = []
 
-    def new_db(self) -> Path:
-        return self.directory / f"server-{len(self.servers)}-{time.monotonic_ns()}.db"
+    def new_store(self) -> str:
+        name = f"server{len(self.servers)}_{uuid.uuid4().hex[:10]}"
+        if self.mongodb is None:
+            return f"sqlite:///{self.directory / name}.db"
+        return urlunsplit(urlsplit(self.mongodb)._replace(path=f"/{name}"))
 
-    def start(self, db: Path | None = None, env: dict[str, str] | None = None) -> Server:
-        db = db or self.new_db()
+    def start(self, store: str | None = None, env: dict[str, str] | None = None) -> Server:
+        store = store or self.new_store()
         last_error = ""
         for _attempt in range(3):
-            server = self._spawn(db, env)
+            server = self._spawn(store, env)
             error = self._wait_healthy(server)
             if error is None:
                 return server
@@ -134,10 +145,14 @@ class ServerFactory:
                 break
         pytest.fail(f"graphql-repl serve did not become healthy: {last_error}")
 
-    def _spawn(self, db: Path, env: dict[str, str] | None) -> Server:
+    def _spawn(self, store: str, env: dict[str, str] | None) -> Server:
         port = free_port()
         log = self.directory / f"server-{port}.log"
-        process_env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHQL_REPL_")}
+        process_env = {
+            k: v
+            for k, v in mongo_server.subprocess_env().items()
+            if not k.startswith("GRAPHQL_REPL_")
+        }
         process_env.update(env or {})
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -145,7 +160,7 @@ class ServerFactory:
                     graphql_repl_command(),
                     "serve",
                     "--store",
-                    f"sqlite:///{db}",
+                    store,
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -156,7 +171,7 @@ class ServerFactory:
                 stdin=subprocess.DEVNULL,
                 env=process_env,
             )
-        server = Server(db, port, process, log)
+        server = Server(store, port, process, log)
         self.servers.append(server)
         return server
 
@@ -177,9 +192,12 @@ class ServerFactory:
             server.stop()
 
 
-@pytest.fixture(scope="session")
-def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
-    factory = ServerFactory(tmp_path_factory.mktemp("servers"))
+@pytest.fixture(scope="session", params=["sqlite", "mongodb"])
+def server_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerFactory]:
+    mongodb = request.getfixturevalue("mongodb_url") if request.param == "mongodb" else None
+    factory = ServerFactory(tmp_path_factory.mktemp(f"servers-{request.param}"), mongodb)
     yield factory
     factory.close()
 

@@ -223,7 +223,7 @@ async def test_bad_filter_on_the_feed_is_refused(server, tokens, protocol):
 async def test_writes_of_a_second_server_on_the_same_file_reach_subscribers(
     server, server_factory, tokens, protocol
 ):
-    other = server_factory.start(db=server.db)
+    other = server_factory.start(store=server.store)
     try:
         api, other_api = Api(server, tokens["admin"]), Api(other, tokens["admin"])
         since = await api.checkpoint()
