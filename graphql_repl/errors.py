@@ -3,7 +3,8 @@
     ReplError                 base class; ``code`` is the contract's error code
     ├── BadInput              BAD_USER_INPUT: the caller sent something we cannot use
     │   ├── UnknownModel      no model of that name is registered
-    │   ├── BadCheckpoint     a checkpoint that is malformed or belongs to another store
+    │   ├── BadCheckpoint     a malformed checkpoint, or one this store's log does not hold
+    │   │                     (``resync``: start again without one)
     │   ├── BadFilter         a ``where`` filter that names an unknown field or operator
     │   └── InvalidDocument   a document that does not fit its model
     ├── Unauthenticated       UNAUTHENTICATED: no token, or one we do not know
@@ -40,7 +41,13 @@ class UnknownModel(BadInput):
 
 
 class BadCheckpoint(BadInput):
-    pass
+    """``resync`` is set when the checkpoint is well formed but this store cannot continue
+    from it (issued by another store, or by this one before it was restored from an older
+    copy): the client must start again from no checkpoint."""
+
+    def __init__(self, message: str, resync: bool = False) -> None:
+        super().__init__(message)
+        self.resync = resync
 
 
 class BadFilter(BadInput):

@@ -14,7 +14,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from ..errors import FeedOverflow, ReplError
+from ..errors import BadCheckpoint, FeedOverflow, ReplError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ def to_contract(error: GraphQLError) -> GraphQLError:
         message, extensions = original.message, {"code": original.code}
         if isinstance(original, FeedOverflow):
             extensions["checkpoint"] = original.checkpoint
+        if isinstance(original, BadCheckpoint) and original.resync:
+            extensions["resync"] = True
     elif original is None or error.path is None:
         message, extensions = error.message, {"code": "BAD_USER_INPUT"}
     else:

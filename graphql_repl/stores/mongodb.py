@@ -220,20 +220,20 @@ class MongoStore(Store):
                 top, updates, reached = 0, [], {}
                 for event in batch:
                     pos = position(event["clusterTime"])
-                    top = max(top, pos)
                     # A replace is reported with its document in fullDocument (MongoDB) or in
                     # documentKey (mongo-java-server, which calls it an update).
                     written = event.get("fullDocument") or event.get("documentKey") or {}
                     if "ver" not in written or "model" not in written:
                         continue  # our own sequencing updates, or another collection's drop
                     key, ver = written["_id"], written["ver"]
+                    top = max(top, pos)  # only our writes move the log's end
                     updates.append(
                         UpdateOne({"_id": key, "ver": ver, "seq": None}, {"$set": {"seq": pos}})
                     )
                     reached[key, ver] = pos
                 if updates:
                     await docs.bulk_write(updates, ordered=True)
-                await self._raise_watermark(top)
+                    await self._raise_watermark(top)
                 await meta.update_one(
                     {"_id": "sequencer"}, {"$set": {"token": batch[-1]["_id"]}}, upsert=True
                 )
@@ -288,10 +288,15 @@ class MongoStore(Store):
         if not store_id or not (number.isascii() and number.isdigit()) or len(number) > 20:
             raise BadCheckpoint(f"Malformed checkpoint {checkpoint[:80]!r}")
         if store_id != self.store_id:
-            raise BadCheckpoint("Checkpoint was issued by another store; start again without one")
+            raise BadCheckpoint(
+                "Checkpoint was issued by another store; start again without one", resync=True
+            )
         seq = int(number)
         if seq > head:
-            raise BadCheckpoint("Checkpoint is ahead of this store's change log")
+            raise BadCheckpoint(
+                "Checkpoint is ahead of this store's change log; start again without one",
+                resync=True,
+            )
         return seq
 
     async def checkpoint(self, model: str) -> str:

@@ -177,10 +177,15 @@ class SQLiteStore(Store):
         if not store_id or not (number.isascii() and number.isdigit()) or len(number) > 18:
             raise BadCheckpoint(f"Malformed checkpoint {checkpoint[:80]!r}")
         if store_id != self.store_id:
-            raise BadCheckpoint("Checkpoint was issued by another store; start again without one")
+            raise BadCheckpoint(
+                "Checkpoint was issued by another store; start again without one", resync=True
+            )
         seq = int(number)
         if seq > head:
-            raise BadCheckpoint("Checkpoint is ahead of this store's change log")
+            raise BadCheckpoint(
+                "Checkpoint is ahead of this store's change log; start again without one",
+                resync=True,
+            )
         return seq
 
     async def checkpoint(self, model: str) -> str:

@@ -119,13 +119,19 @@ async def test_bad_input_is_bad_user_input(server, tokens, query, variables):
     assert await Api(server, tokens["admin"]).code(query, variables) == "BAD_USER_INPUT"
 
 
-async def test_checkpoint_from_another_server_is_bad_user_input(server, server_factory, tokens):
+async def test_checkpoint_from_another_server_is_bad_user_input_asking_to_resync(
+    server, server_factory, tokens
+):
     other = server_factory.start()
     foreign = await Api(other, other.token("admin")).checkpoint()
     ours = await Api(server, tokens["admin"]).checkpoint()
     assert foreign != ours
     api = Api(server, tokens["admin"])
     assert await api.code(CHANGES, {"model": "Note", "since": foreign}) == "BAD_USER_INPUT"
+    (error,) = await api.errors(CHANGES, {"model": "Note", "since": foreign})
+    assert error["extensions"]["resync"] is True
+    (malformed,) = await api.errors(CHANGES, {"model": "Note", "since": "garbage"})
+    assert "resync" not in malformed["extensions"]
     other.stop()
 
 
