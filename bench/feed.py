@@ -6,6 +6,9 @@ notes over HTTP at a steady rate, and prints deliveries/s, write->delivery laten
 (p50/p99) and the server's CPU time per delivery.
 
     python bench/feed.py --subscribers 100,1000 --rate 40 --seconds 10
+    python bench/feed.py --store 'mongodb://127.0.0.1:27017/?replicaSet=rs0'
+
+With ``--store mongodb://...`` each run uses a database of its own on that server.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import websockets
@@ -77,9 +82,16 @@ def subscriber_process(url: str, token: str, count: int, ready, stop, out) -> No
     asyncio.run(_subscribers(url, token, count, ready, stop, out))
 
 
-def run(subscribers: int, rate: float, seconds: float, clients: int) -> dict[str, float]:
+def store_url(spec: str, directory: str) -> str:
+    if spec == "sqlite":
+        return f"sqlite:///{directory}/feed.db"
+    parts = urlsplit(spec)
+    return urlunsplit(parts._replace(path=f"/feedbench_{uuid.uuid4().hex[:10]}"))
+
+
+def run(subscribers: int, rate: float, seconds: float, clients: int, spec: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        store = f"sqlite:///{tmp}/feed.db"
+        store = store_url(spec, tmp)
         token = subprocess.run(
             ["graphql-repl", "token", "create", "--role", "admin", "--store", store],
             check=True,
@@ -173,14 +185,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0, help="writes per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--store", default="sqlite", help="sqlite, or a mongodb:// URL")
     args = parser.parse_args()
-    print(f"changeFeed fan-out, {args.rate:g} writes/s for {args.seconds:g} s, SQLite store")
+    kind = "SQLite" if args.store == "sqlite" else "MongoDB"
+    print(f"changeFeed fan-out, {args.rate:g} writes/s for {args.seconds:g} s, {kind} store")
     print(
         f"{'subs':>6} {'writes':>7} {'delivered':>10} {'of':>8} {'deliv/s':>9} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'cpu us/deliv':>13}"
     )
     for n in [int(x) for x in args.subscribers.split(",")]:
-        r = run(n, args.rate, args.seconds, args.clients)
+        r = run(n, args.rate, args.seconds, args.clients, args.store)
         print(
             f"{r['subscribers']:>6} {r['writes']:>7} {r['received']:>10} {r['expected']:>8} "
             f"{r['deliveries_per_s']:>9.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "

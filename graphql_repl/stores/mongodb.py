@@ -423,7 +423,8 @@ class MongoStore(Store):
     ) -> set[str]:
         """Write the batch's records of ``todo`` conditionally; returns the ids lost to a
         concurrent writer."""
-        from pymongo.errors import DuplicateKeyError
+        from pymongo import InsertOne, ReplaceOne
+        from pymongo.errors import BulkWriteError
 
         docs = self._db["documents"]
         lost: set[str] = set()
@@ -432,25 +433,52 @@ class MongoStore(Store):
         latest = {d.model_id: d for d in batch.docs if todo is None or d.model_id in todo}
         encoded = [(doc, uuid.uuid4().hex) for doc in latest.values()]
         records = [_encode_record(model, doc, ver) for doc, ver in encoded]
+        ops: list[Any] = []
         for (doc, ver), record in zip(encoded, records, strict=True):
             key = _key(model, doc.model_id)
             before = rows.get(doc.model_id)
-            waiter = self._waiting[key, ver] = asyncio.get_running_loop().create_future()
-            try:
-                if before is None:
-                    await docs.insert_one(record)
-                    ok = True
-                else:
-                    outcome = await docs.replace_one({"_id": key, "ver": before["ver"]}, record)
-                    ok = outcome.matched_count == 1
-            except DuplicateKeyError:
-                ok = False
-            if ok:
-                written[doc.model_id] = doc
-                waiters[doc.model_id] = waiter
+            self._waiting[key, ver] = asyncio.get_running_loop().create_future()
+            if before is None:
+                ops.append(InsertOne(record))
             else:
+                ops.append(ReplaceOne({"_id": key, "ver": before["ver"]}, record))
+        # Ordered, so the log keeps the batch's order; a document inserted meanwhile by
+        # another writer stops the batch there, and the rest is decided again.
+        failed: set[int] = set()
+        attempted = len(ops)
+        if ops:
+            try:
+                matched = (await docs.bulk_write(ops, ordered=True)).matched_count
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if len(errors) != 1 or errors[0].get("code") != 11000:
+                    raise
+                attempted = errors[0]["index"]
+                failed = set(range(attempted, len(ops)))
+                matched = exc.details.get("nMatched", 0)
+            replaces = sum(isinstance(op, ReplaceOne) for op in ops[:attempted])
+            if matched < replaces:
+                # Some replaces found another version: read back which ones hold ours.
+                keys = [op._filter["_id"] for op in ops[:attempted] if isinstance(op, ReplaceOne)]
+                held = {
+                    row["_id"]: row["ver"]
+                    async for row in docs.find({"_id": {"$in": keys}}, {"ver": 1})
+                }
+                failed |= {
+                    i
+                    for i, ((doc, ver), op) in enumerate(zip(encoded, ops, strict=True))
+                    if i < attempted
+                    and isinstance(op, ReplaceOne)
+                    and held.get(_key(model, doc.model_id)) != ver
+                }
+        for i, (doc, ver) in enumerate(encoded):
+            key = _key(model, doc.model_id)
+            if i in failed:
                 del self._waiting[key, ver]
                 lost.add(doc.model_id)
+            else:
+                written[doc.model_id] = doc
+                waiters[doc.model_id] = self._waiting[key, ver]
         conflicts = self._db["conflicts"]
         for model_id in batch.settled:
             if (todo is None or model_id in todo) and model_id not in lost:
