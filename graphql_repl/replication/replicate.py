@@ -11,7 +11,7 @@ replicate() running forever.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from .types import (
@@ -50,11 +50,14 @@ async def replicate(
     chunk_size: int = 500,
     max_attempts: int = 3,
     keep_updates: bool = True,
+    on_chunk: Callable[[CheckpointPair, BulkUpdateResult | None], Awaitable[None]] | None = None,
 ) -> ReplicationResult:
     """Replicate ``source`` into ``target``; returns the checkpoints to pass next time.
 
     With ``keep_updates=False`` only per-status counts are kept, so memory stays flat
-    however many documents are copied.
+    however many documents are copied. ``on_chunk`` is awaited after each page the target
+    has applied (with the checkpoint pair to resume from, and the page's result; None for
+    a page with no changes), e.g. to store the pair durably.
     """
     since = since or CheckpointPair()
     source_cp, target_cp = since.source, since.target
@@ -65,6 +68,7 @@ async def replicate(
     for _ in range(max_attempts):
         while True:
             page = await source.changes(source_cp, where, chunk_size, until=end)
+            result = None
             if page.changes:
                 result = await target.bulk_update([Update.from_change(c) for c in page.changes])
                 target_cp = result.checkpoint
@@ -75,6 +79,10 @@ async def replicate(
                     updates.extend(result.results)
                 conflicts.update((c.model_id, c) for c in result.conflicts)
             source_cp = page.checkpoint
+            if on_chunk is not None and target_cp is not None:
+                await on_chunk(
+                    CheckpointPair(source_cp, target_cp), result if page.changes else None
+                )
             if not page.has_more:
                 break
         latest = await source.checkpoint()
