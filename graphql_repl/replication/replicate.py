@@ -68,7 +68,7 @@ async def replicate(
     for _ in range(max_attempts):
         while True:
             page = await source.changes(source_cp, where, chunk_size, until=end)
-            result = None
+            result: BulkUpdateResult | None = None
             if page.changes:
                 result = await target.bulk_update([Update.from_change(c) for c in page.changes])
                 target_cp = result.checkpoint
@@ -79,10 +79,10 @@ async def replicate(
                     updates.extend(result.results)
                 conflicts.update((c.model_id, c) for c in result.conflicts)
             source_cp = page.checkpoint
-            if on_chunk is not None and target_cp is not None:
-                await on_chunk(
-                    CheckpointPair(source_cp, target_cp), result if page.changes else None
-                )
+            if on_chunk is not None:
+                if target_cp is None:
+                    target_cp = await target.checkpoint()
+                await on_chunk(CheckpointPair(source_cp, target_cp), result)
             if not page.has_more:
                 break
         latest = await source.checkpoint()
