@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..errors import BadCheckpoint, ReplError, StoreError
+from ..errors import ReplError, StoreError
 from ..filters import And, Condition, Filter, Or, like_to_glob
 from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, TokenRecord, WriteBatch
+from .checkpoints import decode_checkpoint, encode_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -167,26 +168,11 @@ class SQLiteStore(Store):
 
     # -- checkpoints ------------------------------------------------------------------
 
-    def _encode(self, seq: int) -> str:
-        return f"{self.store_id}-{seq}"
+    def _encode(self, position: int) -> str:
+        return encode_checkpoint(self.store_id, position)
 
     def _decode(self, checkpoint: str | None, head: int) -> int:
-        if checkpoint is None:
-            return 0
-        store_id, _, number = checkpoint.rpartition("-")
-        if not store_id or not (number.isascii() and number.isdigit()) or len(number) > 18:
-            raise BadCheckpoint(f"Malformed checkpoint {checkpoint[:80]!r}")
-        if store_id != self.store_id:
-            raise BadCheckpoint(
-                "Checkpoint was issued by another store; start again without one", resync=True
-            )
-        seq = int(number)
-        if seq > head:
-            raise BadCheckpoint(
-                "Checkpoint is ahead of this store's change log; start again without one",
-                resync=True,
-            )
-        return seq
+        return decode_checkpoint(checkpoint, self.store_id, head)
 
     async def checkpoint(self, model: str) -> str:
         return self._encode(await self._read(_head))
