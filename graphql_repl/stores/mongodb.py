@@ -121,6 +121,7 @@ class MongoStore(Store):
 
     async def open(self) -> None:
         from pymongo import ASCENDING, AsyncMongoClient
+        from pymongo.errors import OperationFailure
 
         with _driver_errors():
             self._client = AsyncMongoClient(self.url, tz_aware=True, uuidRepresentation="standard")
@@ -142,7 +143,15 @@ class MongoStore(Store):
                 )
             self.store_id = str(store["store_id"])
             await meta.update_one({"_id": "watermark"}, {"$setOnInsert": {"pos": 0}}, upsert=True)
-            stream = await self._open_stream()
+            try:
+                stream = await self._open_stream()
+            except OperationFailure as exc:
+                if "replica set" in str(exc).lower():  # e.g. code 40573 on a standalone
+                    raise StoreError(
+                        "MongoDB must run as a replica set: the change log is built on "
+                        "change streams (a one-member replica set will do; see the README)"
+                    ) from exc
+                raise
         self._sequencer = asyncio.create_task(self._sequence(stream), name="mongo-sequencer")
 
     async def close(self) -> None:
@@ -151,6 +160,10 @@ class MongoStore(Store):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sequencer
             self._sequencer = None
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_exception(StoreError("The store was closed"))
+        self._waiting.clear()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -420,10 +433,13 @@ class MongoStore(Store):
         encoded = [(doc, uuid.uuid4().hex) for doc in latest.values()]
         records = [_encode_record(model, doc, ver) for doc, ver in encoded]
         ops: list[Any] = []
+        # Registered before writing: the sequencer may reach a version before this returns.
+        futures: list[asyncio.Future[int]] = []
         for (doc, ver), record in zip(encoded, records, strict=True):
             key = _key(model, doc.model_id)
             before = rows.get(doc.model_id)
-            self._waiting[key, ver] = asyncio.get_running_loop().create_future()
+            future = self._waiting[key, ver] = asyncio.get_running_loop().create_future()
+            futures.append(future)
             if before is None:
                 ops.append(InsertOne(record))
             else:
@@ -457,14 +473,13 @@ class MongoStore(Store):
                     and isinstance(op, ReplaceOne)
                     and held.get(_key(model, doc.model_id)) != ver
                 }
-        for i, (doc, ver) in enumerate(encoded):
-            key = _key(model, doc.model_id)
+        for i, ((doc, ver), future) in enumerate(zip(encoded, futures, strict=True)):
             if i in failed:
-                del self._waiting[key, ver]
+                self._waiting.pop((_key(model, doc.model_id), ver), None)
                 lost.add(doc.model_id)
             else:
                 written[doc.model_id] = doc
-                waiters[doc.model_id] = self._waiting[key, ver]
+                waiters[doc.model_id] = future
         conflicts = self._db["conflicts"]
         for model_id in batch.settled:
             if (todo is None or model_id in todo) and model_id not in lost:
