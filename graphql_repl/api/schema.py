@@ -22,7 +22,6 @@ from ..errors import BadInput
 from ..models import Field, FieldType, Model, Registry
 from ..replication import CheckpointPair as DomainPair
 from ..replication import LocalModel
-from ..replication import replicate as run_replication
 from . import types as t
 from .context import Context
 from .errors import ContractErrors
@@ -121,16 +120,9 @@ class FixedMutation:
         where: JSON | None = None,
     ) -> t.ReplicationResult:
         context: Context = info.context
-        settings = context.repository.settings
+        tenant = context.principal.tenant if context.principal else None
         pair = DomainPair(since.source, since.target) if since else None
-        result = await run_replication(
-            _local(info, source_model),
-            _local(info, target),
-            pair,
-            where,
-            chunk_size=settings.replication_chunk_size,
-            max_attempts=settings.replication_max_attempts,
-        )
+        result = await context.repository.replicate(source_model, target, pair, where, tenant)
         return t.ReplicationResult(
             conflicts=[t.Conflict.of(c) for c in result.conflicts],
             checkpoints=t.CheckpointPair(

@@ -78,12 +78,18 @@ class Repository:
         return hub.subscribe(since, where_filter)
 
     async def replicate(
-        self, source: str, target: str, since: CheckpointPair | None = None, where: Any = None
+        self,
+        source: str,
+        target: str,
+        since: CheckpointPair | None = None,
+        where: Any = None,
+        tenant: str | None = None,
     ) -> ReplicationResult:
-        """Replicate model ``source`` into model ``target`` on this server."""
+        """Replicate model ``source`` into model ``target`` on this server (as ``tenant``
+        sees them, when given)."""
         return await replicate(
-            self.model(source),
-            self.model(target),
+            self.model(source).scoped(tenant),
+            self.model(target).scoped(tenant),
             since,
             where,
             chunk_size=self.settings.replication_chunk_size,
