@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
 import sys
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import uvicorn
@@ -18,6 +21,9 @@ from .errors import ReplError
 from .models import Registry
 from .replication import Repository
 from .settings import DEFAULT_STORE, Settings
+
+if TYPE_CHECKING:
+    from .replicator import Summary
 
 STORE_HELP = f"Store URL (default {DEFAULT_STORE}; also GRAPHQL_REPL_STORE)."
 
@@ -146,6 +152,264 @@ def token_create(role: str, tenant: str | None, store: str | None) -> None:
         click.echo(asyncio.run(run()))
     except ReplError as exc:
         raise click.ClickException(exc.message) from None
+
+
+# Exit codes of ``replicate`` (also in its --help and the README).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CONFLICTS = 3
+EXIT_REFUSED = 4
+EXIT_UNAVAILABLE = 5
+EXIT_REJECTED = 6
+EXIT_INTERRUPTED = 130
+
+REPLICATE_HELP = f"""Copy model NAME from the server at --source to the one at --target.
+
+\b
+URLs are server base URLs (http://127.0.0.1:8000) or their /graphql endpoints. Changes are
+read in pages of --batch-size and sent with bulkUpdate (per-field clocks and ancestry
+included), retrying transient failures with exponential backoff and jitter. After each page
+the target has applied, the checkpoint pair is stored in --state (replaced atomically), so
+an interrupted run loses nothing and the next run goes on from there. A source that cannot
+continue from the stored checkpoint is copied again from the start (a full copy). With
+--live, after catching up it follows the source's changeFeed and pushes changes as they
+come, until SIGINT or SIGTERM (it stops after the batch being pushed).
+
+\b
+Tokens need the replicator (or admin) role on their server; they can also come from
+GRAPHQL_REPL_TOKEN, GRAPHQL_REPL_SOURCE_TOKEN and GRAPHQL_REPL_TARGET_TOKEN.
+
+\b
+Exit codes:
+  {EXIT_OK}    done (with --live: stopped by SIGINT/SIGTERM)
+  {EXIT_ERROR}    unexpected error
+  {EXIT_USAGE}    bad arguments, or a state file that cannot be used
+  {EXIT_CONFLICTS}    done, but conflicts remain unresolved on the target (ids listed)
+  {EXIT_REFUSED}    refused: wrong token, no permission, unknown model, bad input
+  {EXIT_UNAVAILABLE}    a server stayed unreachable or failing: gave up after --retries
+  {EXIT_REJECTED}    done, but the target rejected some updates (ids listed)
+  {EXIT_INTERRUPTED}  a one-shot run stopped by SIGINT/SIGTERM before it finished
+"""
+
+
+@main.command(help=REPLICATE_HELP, short_help="Replicate a model from one server to another.")
+@click.option("--source", required=True, metavar="URL", help="The server to copy from.")
+@click.option("--target", required=True, metavar="URL", help="The server to copy to.")
+@click.option("--model", required=True, metavar="NAME", help="The model to copy.")
+@click.option("--target-model", metavar="NAME", help="The model on the target (default: NAME).")
+@click.option("--token", envvar="GRAPHQL_REPL_TOKEN", help="Token for both servers.")
+@click.option("--source-token", envvar="GRAPHQL_REPL_SOURCE_TOKEN", help="Token for the source.")
+@click.option("--target-token", envvar="GRAPHQL_REPL_TARGET_TOKEN", help="Token for the target.")
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File keeping the checkpoints, so the next run is incremental.",
+)
+@click.option("--live", is_flag=True, help="Keep following the source's changes.")
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["report", "source", "target"]),
+    default="report",
+    show_default=True,
+    help="Leave conflicts recorded on the target, or resolve them there for one side.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 5000),
+    default=1000,
+    show_default=True,
+    help="Changes read per page (and per live batch).",
+)
+@click.option(
+    "--push-size",
+    type=click.IntRange(1, 5000),
+    help="Updates per bulkUpdate request (default: --batch-size).",
+)
+@click.option("--where", metavar="JSON", help="Copy only documents matching this filter.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0),
+    default=8,
+    show_default=True,
+    help="Attempts per request before giving up (0: never give up).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds per request.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.pass_context
+def replicate(
+    ctx: click.Context,
+    source: str,
+    target: str,
+    model: str,
+    target_model: str | None,
+    token: str | None,
+    source_token: str | None,
+    target_token: str | None,
+    state: Path | None,
+    live: bool,
+    on_conflict: str,
+    batch_size: int,
+    push_size: int | None,
+    where: str | None,
+    retries: int,
+    timeout: float,
+    as_json: bool,
+    log_level: str,
+) -> None:
+    import orjson
+
+    from .client import RemoteModel, Retry, graphql_url
+    from .errors import PermanentError, TransientError
+    from .replicator import Replicator
+    from .statefile import StateError, StateFile
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    for noisy in ("httpx", "httpcore", "gql", "websockets"):  # a line per request at INFO
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    target_model = target_model or model
+    try:
+        source_url, target_url = graphql_url(source), graphql_url(target)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if (source_url, model) == (target_url, target_model):
+        raise click.UsageError("--source and --target name the same model on the same server")
+    try:
+        where_filter = None if where is None else orjson.loads(where)
+    except orjson.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--where") from None
+    retry = Retry(attempts=retries)
+
+    async def run() -> Summary:
+        async with (
+            RemoteModel(
+                source_url, model, source_token or token, timeout=timeout, retry=retry
+            ) as remote_source,
+            RemoteModel(
+                target_url,
+                target_model,
+                target_token or token,
+                timeout=timeout,
+                retry=retry,
+                push_size=push_size or batch_size,
+                full_results=False,
+            ) as remote_target,
+        ):
+            with StateFile(state) if state is not None else contextlib.nullcontext() as file:
+                replicator = Replicator(
+                    remote_source,
+                    remote_target,
+                    state_file=file,
+                    where=where_filter,
+                    batch_size=batch_size,
+                    on_conflict=on_conflict,
+                    live=live,
+                    retry=retry,
+                    interactive=sys.stderr.isatty(),
+                )
+                task = asyncio.current_task()
+                assert task is not None
+                loop = asyncio.get_running_loop()
+
+                signals = 0
+
+                def stop() -> None:
+                    # The first signal stops after the batch being pushed; a second, at once.
+                    nonlocal signals
+                    signals += 1
+                    if replicator.request_stop() or signals > 1:
+                        task.cancel()
+
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop)
+                try:
+                    return await replicator.run()
+                finally:
+                    for sig in (signal.SIGINT, signal.SIGTERM):
+                        loop.remove_signal_handler(sig)
+
+    try:
+        summary = asyncio.run(run())
+    except StateError as exc:
+        _fail(ctx, EXIT_USAGE, str(exc))
+    except PermanentError as exc:
+        _fail(ctx, EXIT_REFUSED, exc.message)
+    except TransientError as exc:
+        attempts = f"; gave up after {exc.attempts} attempts" if exc.attempts > 1 else ""
+        _fail(ctx, EXIT_UNAVAILABLE, f"{exc.message}{attempts}")
+    except KeyboardInterrupt:  # before the signal handlers were in place
+        _fail(ctx, EXIT_INTERRUPTED, "interrupted")
+    except Exception as exc:
+        logging.getLogger(__name__).debug("replicate failed", exc_info=True)
+        _fail(ctx, EXIT_ERROR, f"unexpected error: {type(exc).__name__}: {exc}")
+    ctx.exit(_report(summary, as_json, live))
+
+
+def _fail(ctx: click.Context, code: int, message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(code)
+
+
+def _report(summary: Summary, as_json: bool, live: bool) -> int:
+    """Print the summary on stdout; return the exit code it calls for."""
+    import orjson
+
+    if summary.conflicts:
+        code = EXIT_CONFLICTS
+    elif summary.rejected:
+        code = EXIT_REJECTED
+    elif summary.stopped and not live:
+        code = EXIT_INTERRUPTED
+    else:
+        code = EXIT_OK
+    if as_json:
+        click.echo(orjson.dumps({**summary.as_json(), "exitCode": code}).decode())
+        return code
+    rate = summary.read / summary.seconds if summary.seconds > 0 else 0.0
+    label = summary.model
+    if summary.target_model != summary.model:
+        label += f" -> {summary.target_model}"
+    click.echo(
+        f"{label}: {summary.read:,} changes in {summary.seconds:.1f} s ({rate:,.0f} docs/s): "
+        f"{summary.counts_text()}"
+    )
+    if summary.resynced:
+        click.echo("The source could not continue from the stored checkpoint: copied it all.")
+    if summary.resolved:
+        click.echo(f"{summary.resolved:,} conflicts resolved on the target.")
+    if summary.conflicts:
+        click.echo(
+            f"{len(summary.conflicts):,} conflicts left unresolved on the target: "
+            f"{_ids(summary.conflicts)} (resolve them with resolveConflict, or run again "
+            "with --on-conflict source|target)"
+        )
+    if summary.rejected:
+        click.echo(
+            f"{len(summary.rejected):,} updates rejected by the target: {_ids(summary.rejected)}"
+        )
+    if summary.stopped:
+        click.echo("Stopped; the checkpoints of everything applied are stored.")
+    return code
+
+
+def _ids(ids: Any, limit: int = 50) -> str:
+    listed = list(ids)
+    text = ", ".join(listed[:limit])
+    return text + (f" and {len(listed) - limit:,} more" if len(listed) > limit else "")
 
 
 @main.command("export-schema")

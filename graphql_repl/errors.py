@@ -11,10 +11,19 @@
     ├── Forbidden             FORBIDDEN: a known token without the permission
     ├── NotFound              NOT_FOUND: the document or conflict does not exist
     ├── FeedOverflow          INTERNAL_SERVER_ERROR: a subscriber fell too far behind
-    └── StoreError            INTERNAL_SERVER_ERROR: the store failed; the message is safe to show
+    ├── StoreError            INTERNAL_SERVER_ERROR: the store failed; the message is safe to show
+    └── RemoteError           a request to a remote server failed (``client.py``); ``url``, and
+        │                     ``code``: the server's ``extensions.code`` when it gave one
+        ├── TransientError    may succeed if retried: connection refused or reset, timeout,
+        │                     HTTP 5xx, INTERNAL_SERVER_ERROR, the connection closed
+        └── PermanentError    retrying cannot help: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT
+            │                 (unknown model...), NOT_FOUND, HTTP 4xx, not a GraphQL answer
+            └── ResyncRequired  the remote cannot continue from the checkpoint it was given
+                                (``extensions.resync``): start again without one
 
 Every backend maps its driver's exceptions to ``StoreError`` in one place, so code above
-the store never sees ``sqlite3`` or ``pymongo`` exceptions.
+the store never sees ``sqlite3`` or ``pymongo`` exceptions; likewise ``client.py`` maps the
+GraphQL client's and the network's exceptions to ``RemoteError`` in one place.
 """
 
 from __future__ import annotations
@@ -83,3 +92,33 @@ class FeedOverflow(ReplError):
 
 class StoreError(ReplError):
     pass
+
+
+class RemoteError(ReplError):
+    """A request to a remote graphql_repl server failed. ``code`` is the server's
+    ``extensions.code`` when it answered with one, else the contract code that fits best."""
+
+    def __init__(self, message: str, url: str, code: str = "INTERNAL_SERVER_ERROR") -> None:
+        super().__init__(message)
+        self.url = url
+        self.code = code
+
+
+class TransientError(RemoteError):
+    """The server could not be reached or failed on its side: the same request may
+    succeed later. ``attempts`` is how many were made before giving up."""
+
+    attempts = 1
+
+
+class PermanentError(RemoteError):
+    """The server refused the request itself (authentication, permission, input): sending
+    it again cannot succeed."""
+
+
+class ResyncRequired(PermanentError):
+    """The server cannot continue from the checkpoint it was given (issued by another store,
+    or before the store was restored from an older copy): start again from no checkpoint."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message, url, "BAD_USER_INPUT")

@@ -1,0 +1,458 @@
+"""Replication between two servers: what ``graphql-repl replicate`` runs.
+
+``Replicator`` copies one model from a source server to a target server with
+``replicate()`` over two ``RemoteModel``s: pages of the source's changes go to the target
+with ``bulkUpdate`` (carrying per-field clocks and ancestry), and after each page the target
+has applied, the checkpoint pair is stored in the state file, so a crash at any moment loses
+nothing and the next run goes on from there. With ``live``, it then follows the source's
+``changeFeed`` from the last applied checkpoint and pushes what arrives in small batches,
+reconnecting with backoff when the feed is lost.
+
+Conflicts the target records are remembered in the state file until they are resolved, and
+resolved on the target right away with ``on_conflict="source"`` or ``"target"``. A source
+that cannot continue from the stored checkpoint (``ResyncRequired``) is copied again from
+the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+from .client import RemoteModel, Retry
+from .errors import PermanentError, ResyncRequired, TransientError
+from .replication import (
+    BulkUpdateResult,
+    ChangePage,
+    CheckpointPair,
+    Resolution,
+    Update,
+    UpdateStatus,
+    replicate,
+)
+from .replication.types import Change
+from .statefile import State, StateError, StateFile
+
+log = logging.getLogger(__name__)
+
+RESOLUTIONS = {"source": Resolution.SOURCE, "target": Resolution.TARGET}
+
+
+class Stopped(Exception):
+    """A stop was asked for; raised once the batch being pushed is applied and stored."""
+
+
+@dataclass
+class Summary:
+    """What a run did: counts per status, the conflicts left, the updates refused."""
+
+    model: str
+    target_model: str
+    counts: Counter[UpdateStatus] = field(default_factory=Counter)
+    conflicts: list[str] = field(default_factory=list)  # left unresolved on the target
+    rejected: dict[str, str] = field(default_factory=dict)  # id -> the target's reason
+    resolved: int = 0
+    resynced: bool = False
+    stopped: bool = False
+    checkpoints: CheckpointPair = field(default_factory=CheckpointPair)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def read(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def counts_text(self) -> str:
+        return ", ".join(
+            f"{self.counts[status]:,} {status.value.lower()}"
+            for status in UpdateStatus
+            if self.counts[status] or status is UpdateStatus.APPLIED
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "targetModel": self.target_model,
+            "changes": self.read,
+            **{status.value.lower(): self.counts[status] for status in UpdateStatus},
+            "conflictIds": self.conflicts,
+            "rejectedIds": sorted(self.rejected),
+            "resolved": self.resolved,
+            "resynced": self.resynced,
+            "stopped": self.stopped,
+            "checkpoints": {
+                "source": self.checkpoints.source,
+                "target": self.checkpoints.target,
+            },
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Progress:
+    """A progress bar on a terminal (tqdm), else a log line every ``interval`` seconds
+    while there is progress to tell."""
+
+    def __init__(self, summary: Summary, interactive: bool, interval: float = 5.0) -> None:
+        self.summary = summary
+        self.interval = interval
+        self.bar: tqdm[Any] | None = None
+        if interactive:
+            self.bar = tqdm(desc=_label(summary), unit=" docs", file=sys.stderr, dynamic_ncols=True)
+        self._last_time = time.monotonic()
+        self._last_read = 0
+
+    def update(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done)
+            self.bar.set_postfix_str(self.summary.counts_text(), refresh=False)
+            return
+        now = time.monotonic()
+        if now - self._last_time >= self.interval and self.summary.read > self._last_read:
+            rate = (self.summary.read - self._last_read) / (now - self._last_time)
+            log.info("%s: %s (%s docs/s)", _label(self.summary), self._postfix(), f"{rate:,.0f}")
+            self._last_time, self._last_read = now, self.summary.read
+
+    def _postfix(self) -> str:
+        return f"{self.summary.read:,} changes: {self.summary.counts_text()}"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _label(summary: Summary) -> str:
+    if summary.model == summary.target_model:
+        return summary.model
+    return f"{summary.model} -> {summary.target_model}"
+
+
+class Replicator:
+    """Replicates ``source`` into ``target``; ``run()`` returns the ``Summary``.
+
+    ``request_stop()`` (from a signal handler) makes the run end once the batch being
+    pushed is applied and its checkpoints stored; it returns True when nothing is being
+    pushed, in which case the caller may cancel the run at once."""
+
+    def __init__(
+        self,
+        source: RemoteModel,
+        target: RemoteModel,
+        *,
+        state_file: StateFile | None = None,
+        where: Any = None,
+        batch_size: int = 1000,
+        on_conflict: str = "report",
+        live: bool = False,
+        retry: Retry | None = None,
+        interactive: bool = False,
+        progress_interval: float = 5.0,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.state_file = state_file
+        self.where = where
+        self.batch_size = batch_size
+        self.resolution = RESOLUTIONS.get(on_conflict)
+        self.live = live
+        self.retry = retry or Retry()
+        self.state = State(source.model, target.model, source.url, target.url)
+        self.summary = Summary(source.model, target.model)
+        self.progress = Progress(self.summary, interactive, progress_interval)
+        self.pending: dict[str, None] = {}  # conflict ids left on the target, in order
+        self.busy = False
+        self.stopping = False
+        self._saving: asyncio.Future[None] | None = None
+
+    def request_stop(self) -> bool:
+        self.stopping = True
+        return not self.busy
+
+    async def run(self) -> Summary:
+        try:
+            await self._run()
+        except (Stopped, asyncio.CancelledError):
+            self.summary.stopped = True
+        finally:
+            await asyncio.shield(self._saved())
+            self.progress.close()
+            self.summary.finished = time.monotonic()
+            self.summary.checkpoints = self.state.checkpoints
+            self.summary.conflicts = list(self.pending)
+        return self.summary
+
+    async def _run(self) -> None:
+        self._load_state()
+        # Fail at once on a wrong URL, token or model, before reading anything.
+        await self.source.checkpoint()
+        await self.target.checkpoint()
+        await self._catch_up(self.state.checkpoints)
+        if self.live:
+            log.info("%s: caught up; following the source's changes", _label(self.summary))
+            await self._follow()
+        else:
+            await self._settle_conflicts()
+
+    # -- state ------------------------------------------------------------------------
+
+    def _load_state(self) -> None:
+        if self.state_file is None:
+            return
+        stored = self.state_file.load()
+        if stored is None:
+            return
+        if (stored.model, stored.target_model) != (self.state.model, self.state.target_model):
+            raise StateError(
+                f"state file {self.state_file.path} is for {stored.model} -> "
+                f"{stored.target_model}, not {self.state.model} -> {self.state.target_model}"
+            )
+        for side, was, now in (
+            ("source", stored.source, self.source.url),
+            ("target", stored.target, self.target.url),
+        ):
+            if was and was != now:
+                log.warning("state file %s was used with %s %s", self.state_file.path, side, was)
+        self.state.checkpoints = stored.checkpoints
+        self.pending = dict.fromkeys(stored.conflicts)
+
+    async def _save(self) -> None:
+        """Store the state as it is now. The write (and its fsync) goes on in a thread while
+        the next batch is sent; saves are written in order, each after the one before."""
+        self.state.conflicts = list(self.pending)
+        if self.state_file is None:
+            return
+        await self._saved()
+        self._saving = asyncio.ensure_future(
+            asyncio.to_thread(self.state_file.save, dataclasses.replace(self.state))
+        )
+
+    async def _saved(self) -> None:
+        """Wait for the last save to be on disk."""
+        saving, self._saving = self._saving, None
+        if saving is not None:
+            await saving
+
+    # -- catching up ----------------------------------------------------------------------
+
+    async def _catch_up(self, since: CheckpointPair) -> None:
+        try:
+            await self._replicate(since)
+        except ResyncRequired as exc:
+            self._resync(exc)
+            await self._replicate(CheckpointPair())
+
+    def _resync(self, exc: ResyncRequired) -> None:
+        log.warning(
+            "%s: the source cannot continue from the stored checkpoint (%s); "
+            "starting again from no checkpoint: a full copy",
+            _label(self.summary),
+            exc.message,
+        )
+        self.summary.resynced = True
+
+    async def _replicate(self, since: CheckpointPair) -> None:
+        result = await replicate(
+            self.source,
+            _Pushing(self.target, self),
+            since,
+            self.where,
+            chunk_size=self.batch_size,
+            keep_updates=False,
+            on_chunk=self._applied,
+        )
+        self.state.checkpoints = result.checkpoints
+
+    async def _applied(self, pair: CheckpointPair, result: BulkUpdateResult | None) -> None:
+        """After the target applied a batch: store the checkpoints, then settle conflicts."""
+        self.busy = True
+        try:
+            self.state.checkpoints = pair
+            if result is not None:
+                for r in result.results:
+                    self.summary.counts[r.status] += 1
+                    if r.status is UpdateStatus.REJECTED:
+                        self.summary.rejected[r.model_id] = r.error or "rejected"
+                        log.warning("%s %s rejected: %s", self.target.model, r.model_id, r.error)
+                self.pending.update(dict.fromkeys(c.model_id for c in result.conflicts))
+            await self._save()
+            if result is not None:
+                self.progress.update(len(result.results))
+                if result.conflicts and self.resolution is not None:
+                    await self._resolve([c.model_id for c in result.conflicts])
+        finally:
+            self.busy = False
+        if self.stopping:
+            raise Stopped()
+
+    # -- conflicts ----------------------------------------------------------------------
+
+    async def _resolve(self, ids: Sequence[str]) -> None:
+        assert self.resolution is not None
+        for model_id in ids:
+            try:
+                await self.target.resolve_conflict(model_id, self.resolution)
+                self.summary.resolved += 1
+            except PermanentError as exc:
+                if exc.code != "NOT_FOUND":  # NOT_FOUND: resolved meanwhile
+                    raise
+            self.pending.pop(model_id, None)
+        await self._save()
+
+    async def _settle_conflicts(self) -> None:
+        """Keep only the remembered conflicts the target still lists; resolve them if asked."""
+        if not self.pending:
+            return
+        listed = {c.model_id for c in await self.target.conflicts()}
+        self.pending = {i: None for i in self.pending if i in listed}
+        if self.pending and self.resolution is not None:
+            await self._resolve(list(self.pending))
+        await self._save()
+
+    # -- following the change feed --------------------------------------------------------
+
+    async def _follow(self) -> None:
+        failures = 0
+        while True:
+            connected = False
+
+            def on_connect() -> None:
+                nonlocal connected, failures
+                connected, failures = True, 0
+
+            try:
+                await self._follow_once(on_connect)
+                reason = "the source ended the change feed"
+            except _FeedLost as lost:
+                reason = lost.reason
+            except ResyncRequired as exc:
+                self._resync(exc)
+                await self._catch_up(CheckpointPair())
+                continue
+            failures += 1
+            if self.retry.attempts and failures >= self.retry.attempts:
+                error = TransientError(reason, self.source.ws_url)
+                error.attempts = failures
+                raise error
+            delay = self.retry.delay(failures) if not connected else self.retry.initial
+            log.warning(
+                "%s; reconnecting in %.1f s from the last applied checkpoint", reason, delay
+            )
+            await asyncio.sleep(delay)
+
+    async def _follow_once(self, on_connect: Callable[[], None]) -> None:
+        """Push what the feed brings until it ends (returns) or is lost (``_FeedLost``)."""
+        queue: asyncio.Queue[Change | _End] = asyncio.Queue(maxsize=4 * self.batch_size)
+        reader = asyncio.create_task(self._read(queue, on_connect))
+        try:
+            while True:
+                batch, end = _take(await queue.get(), queue, self.batch_size)
+                if batch:
+                    await self._push(batch)
+                if end is not None:
+                    if end.error is not None:
+                        raise end.error
+                    return
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _read(
+        self, queue: asyncio.Queue[Change | _End], on_connect: Callable[[], None]
+    ) -> None:
+        try:
+            async for change in self.source.feed(
+                self.state.checkpoints.source, self.where, on_connect=on_connect
+            ):
+                await queue.put(change)
+            await queue.put(_End())
+        except TransientError as exc:
+            await queue.put(_End(_FeedLost(exc.message)))
+        except PermanentError as exc:
+            await queue.put(_End(exc))
+
+    async def _push(self, batch: list[Change]) -> None:
+        latest: dict[str, Change] = {}
+        for change in batch:  # the latest change of each document; ancestry covers the rest
+            latest.pop(change.model_id, None)
+            latest[change.model_id] = change
+        self.busy = True
+        try:
+            result = await self.target.bulk_update([Update.from_change(c) for c in latest.values()])
+        except BaseException:
+            self.busy = False
+            raise
+        checkpoint = batch[-1].checkpoint
+        assert checkpoint is not None
+        await self._applied(CheckpointPair(checkpoint, result.checkpoint), result)
+
+
+@dataclass
+class _End:
+    """The feed ended: normally, or with ``error``."""
+
+    error: Exception | None = None
+
+
+class _FeedLost(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _take(
+    first: Change | _End, queue: asyncio.Queue[Change | _End], limit: int
+) -> tuple[list[Change], _End | None]:
+    """``first`` and whatever else is already queued, up to ``limit`` changes."""
+    batch: list[Change] = []
+    item = first
+    while True:
+        if isinstance(item, _End):
+            return batch, item
+        batch.append(item)
+        if len(batch) >= limit or queue.empty():
+            return batch, None
+        item = queue.get_nowait()
+
+
+class _Pushing:
+    """The target as ``replicate()`` sees it: marks the replicator busy while a batch is
+    being pushed, so that a stop waits for it to be applied and stored."""
+
+    def __init__(self, target: RemoteModel, replicator: Replicator) -> None:
+        self.target = target
+        self.replicator = replicator
+
+    async def checkpoint(self) -> str:
+        return await self.target.checkpoint()
+
+    async def changes(
+        self,
+        since: str | None = None,
+        where: Any = None,
+        limit: int = 500,
+        until: str | None = None,
+    ) -> ChangePage:
+        return await self.target.changes(since, where, limit, until)
+
+    async def bulk_update(self, updates: Sequence[Update]) -> BulkUpdateResult:
+        self.replicator.busy = True
+        try:
+            return await self.target.bulk_update(updates)
+        except BaseException:
+            self.replicator.busy = False
+            raise

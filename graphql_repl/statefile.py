@@ -1,0 +1,141 @@
+"""The state file of ``graphql-repl replicate``: where a replication between two servers is.
+
+It holds the checkpoint pair to continue from and the ids of the conflicts the replication
+left on the target, as JSON. It is replaced atomically (a temporary file in the same
+directory, written and fsynced, renamed over the old one, the directory fsynced), so after
+a crash at any moment it is either the old state or the new one, never a mix. A lock
+(``flock`` on ``<file>.lock``) keeps two runs from sharing one state file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .replication.types import CheckpointPair
+
+VERSION = 1
+
+
+class StateError(Exception):
+    """The state file cannot be used: unreadable, not ours, or for another replication."""
+
+
+@dataclass
+class State:
+    model: str
+    target_model: str
+    source: str = ""  # the URLs, to tell the user; checkpoints carry their store's identity
+    target: str = ""
+    checkpoints: CheckpointPair = field(default_factory=CheckpointPair)
+    conflicts: list[str] = field(default_factory=list)  # left unresolved on the target
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "version": VERSION,
+                "model": self.model,
+                "targetModel": self.target_model,
+                "source": self.source,
+                "target": self.target,
+                "checkpoints": {
+                    "source": self.checkpoints.source,
+                    "target": self.checkpoints.target,
+                },
+                "conflicts": self.conflicts,
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> State:
+        data: Any = orjson.loads(raw)
+        if not isinstance(data, dict) or data.get("version") != VERSION:
+            raise ValueError(f"not a version {VERSION} state file")
+        checkpoints = data.get("checkpoints") or {}
+        conflicts = data.get("conflicts") or []
+        values = (
+            data.get("model"),
+            data.get("targetModel"),
+            checkpoints.get("source"),
+            checkpoints.get("target"),
+        )
+        if (
+            not all(isinstance(v, str) for v in values[:2])
+            or not all(v is None or isinstance(v, str) for v in values[2:])
+            or not isinstance(conflicts, list)
+            or not all(isinstance(c, str) for c in conflicts)
+        ):
+            raise ValueError("unexpected content")
+        return cls(
+            data["model"],
+            data["targetModel"],
+            str(data.get("source") or ""),
+            str(data.get("target") or ""),
+            CheckpointPair(checkpoints.get("source"), checkpoints.get("target")),
+            list(conflicts),
+        )
+
+
+class StateFile:
+    """``path``'s state, locked while open (``with StateFile(path) as f: ...``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock: IO[bytes] | None = None
+
+    def __enter__(self) -> StateFile:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.path.with_name(self.path.name + ".lock").open("ab")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise StateError(
+                f"state file {self.path} is in use by another graphql-repl replicate"
+            ) from None
+        self._lock = lock
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock is not None:
+            self._lock.close()  # releases the lock
+            self._lock = None
+
+    def load(self) -> State | None:
+        """The stored state; None when there is none yet."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from None
+        try:
+            return State.from_json(raw)
+        except ValueError as exc:
+            raise StateError(f"state file {self.path} is not valid: {exc}") from None
+
+    def save(self, state: State) -> None:
+        """Replace the stored state atomically and durably."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("wb") as out:
+                out.write(state.to_json())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
