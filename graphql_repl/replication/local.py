@@ -167,12 +167,7 @@ class LocalModel:
         conflicts: list[Conflict] = []
         for c in changes:
             cur = local.get(c.model_id)
-            relation = relate(
-                None if cur is None else sid(cur.rev, cur.prev),
-                [] if cur is None else cur.ancestors,
-                sid(c.rev, c.prev),
-                _ancestors(c.prev, c.revs),
-            )
+            relation = _relate(cur, sid(c.rev, c.prev), _ancestors(c.prev, c.revs), {})
             if relation in (Relation.SAME, Relation.STALE):
                 continue
             if relation is Relation.DIVERGED and c.model_id in changed_since:
@@ -276,14 +271,7 @@ class LocalModel:
     def _settle(
         self, inc: _Incoming, cur: StoredDoc | None
     ) -> tuple[UpdateStatus, StoredDoc | None, StoredConflict | None]:
-        relation = relate(
-            None if cur is None else sid(cur.rev, cur.prev),
-            [] if cur is None else cur.ancestors,
-            inc.sid,
-            inc.ancestors,
-            "" if cur is None else cur.clock.get(WRITTEN_KEY, ""),
-            inc.clock.get(WRITTEN_KEY, ""),
-        )
+        relation = _relate(cur, inc.sid, inc.ancestors, inc.clock)
         if relation in (Relation.SAME, Relation.STALE):
             assert cur is not None
             if _learns_ancestry(cur, inc, self.settings.history_limit):
@@ -574,6 +562,22 @@ class LocalModel:
 
         _, result = await self.store.transact(self.name, [model_id], decide)
         return result
+
+
+def _relate(
+    cur: StoredDoc | None, remote_sid: str, remote_ancestors: Sequence[str], remote_clock: Clock
+) -> Relation:
+    """How a remote version relates to this side's record of the document."""
+    if cur is None:
+        return relate(None, [], remote_sid, remote_ancestors)
+    return relate(
+        sid(cur.rev, cur.prev),
+        cur.ancestors,
+        remote_sid,
+        remote_ancestors,
+        cur.clock.get(WRITTEN_KEY, ""),
+        remote_clock.get(WRITTEN_KEY, ""),
+    )
 
 
 def _ancestors(prev: str | None, revs: Sequence[str] | None) -> list[str]:

@@ -9,6 +9,8 @@ reader following ``changes(since)`` never misses a committed write.
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -140,11 +142,31 @@ class Store(abc.ABC):
         """Recorded, unresolved conflicts of ``model``, by id; ``where`` applies to the
         target side's document."""
 
+    #: Documents per page that ``watch`` reads.
+    watch_page = 1000
+    #: How long ``watch`` waits on ``write_signal`` before looking again (None: no limit,
+    #: for stores whose signal also fires for other processes' writes).
+    poll_interval: float | None = None
+
     @abc.abstractmethod
-    def watch(self, model: str, since: str) -> AsyncIterator[LogPage]:
+    def write_signal(self, model: str) -> asyncio.Event:
+        """An event that is set once a write to ``model`` may have entered the log after
+        this call; a fresh one for each wait."""
+
+    async def watch(self, model: str, since: str) -> AsyncIterator[LogPage]:
         """Pages of ``model``'s changes after ``since``, as they are committed by any
         process, in log order, forever. Each page's checkpoint continues the previous; a
         page may be empty when only the checkpoint moved."""
+        cursor = since
+        while True:
+            written = self.write_signal(model)  # before reading: no write slips between
+            page = await self.changes(model, cursor, None, self.watch_page)
+            if page.docs or page.checkpoint != cursor:
+                cursor = page.checkpoint
+                yield page
+            if not page.has_more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(written.wait(), self.poll_interval)
 
     @abc.abstractmethod
     async def save_token(self, token: TokenRecord) -> None: ...

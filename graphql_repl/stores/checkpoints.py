@@ -6,7 +6,12 @@ recognisable, so it is refused instead of silently skipping changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from ..errors import BadCheckpoint
+
+Row = TypeVar("Row")
 
 MAX_DIGITS = 20  # positions are unsigned 64-bit at most
 
@@ -34,3 +39,12 @@ def decode_checkpoint(checkpoint: str | None, store_id: str, head: int) -> int:
             resync=True,
         )
     return position
+
+
+def page_of(
+    rows: Sequence[Row], positions: Sequence[int], limit: int, start: int, end: int
+) -> tuple[Sequence[Row], int, bool]:
+    """A page from ``limit + 1`` rows read in log order between ``start`` and ``end``: its
+    rows, the position the next page starts after, and whether more remain."""
+    has_more = len(rows) > limit
+    return rows[:limit], (positions[limit - 1] if has_more else max(start, end)), has_more

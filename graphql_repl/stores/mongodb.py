@@ -35,13 +35,13 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..errors import ReplError, StoreError
 from ..filters import And, Condition, Filter, Or
 from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, TokenRecord, WriteBatch
-from .checkpoints import decode_checkpoint, encode_checkpoint
+from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,6 @@ class MongoStore(Store):
     sequencing_timeout = 30.0
     #: Pause between change-stream polls when idle (the emulator has no server-side wait).
     idle_poll = 0.02
-    watch_page = 1000
 
     def __init__(self, url: str) -> None:
         from pymongo.uri_parser import parse_uri
@@ -355,10 +354,8 @@ class MongoStore(Store):
             }
             cursor = self._db["documents"].find(query, {"bases": 0}).sort("seq").limit(limit + 1)
             rows = [row async for row in cursor]
-        has_more = len(rows) > limit
-        docs = [self._doc(row) for row in rows[:limit]]
-        last = rows[limit - 1]["seq"] if has_more else max(start, end)
-        return LogPage(docs, self._encode(last), has_more)
+        kept, last, has_more = page_of(rows, [r["seq"] for r in rows], limit, start, end)
+        return LogPage([self._doc(row) for row in kept], self._encode(last), has_more)
 
     async def conflicts(self, model: str, where: Filter | None = None) -> list[StoredConflict]:
         query = {"model": model, **compile_filter(where, "match_data")}
@@ -366,16 +363,9 @@ class MongoStore(Store):
             cursor = self._db["conflicts"].find(query).sort("model_id")
             return [StoredConflict(**row["body"]) async for row in cursor]
 
-    async def watch(self, model: str, since: str) -> AsyncIterator[LogPage]:
-        cursor = since
-        while True:
-            advanced = self._advanced
-            page = await self.changes(model, cursor, None, self.watch_page)
-            if page.docs or page.checkpoint != cursor:
-                cursor = page.checkpoint
-                yield page
-            if not page.has_more:
-                await advanced.wait()
+    def write_signal(self, model: str) -> asyncio.Event:
+        # The sequencer sees every process's writes, so no polling is needed.
+        return self._advanced
 
     # -- writes -----------------------------------------------------------------------
 

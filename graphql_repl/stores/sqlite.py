@@ -20,7 +20,7 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -29,7 +29,7 @@ import orjson
 from ..errors import ReplError, StoreError
 from ..filters import And, Condition, Filter, Or, like_to_glob
 from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, TokenRecord, WriteBatch
-from .checkpoints import decode_checkpoint, encode_checkpoint
+from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ class SQLiteStore(Store):
     #: How often ``watch`` looks for writes made by other processes; writes made through
     #: this store object wake it at once.
     poll_interval = 0.05
-    watch_page = 1000
 
     def __init__(self, url: str, *, readers: int = 2, busy_timeout: float = 30.0) -> None:
         prefix = "sqlite:///"
@@ -221,10 +220,8 @@ class SQLiteStore(Store):
                 f" WHERE model = ? AND seq > ? AND seq <= ? AND {clause} ORDER BY seq LIMIT ?",
                 (model, start, end, *params, limit + 1),
             ).fetchall()
-            has_more = len(rows) > limit
-            docs = [self._doc(row) for row in rows[:limit]]
-            last = rows[limit - 1][1] if has_more else max(start, end)
-            return LogPage(docs, self._encode(last), has_more)
+            kept, last, has_more = page_of(rows, [r[1] for r in rows], limit, start, end)
+            return LogPage([self._doc(row) for row in kept], self._encode(last), has_more)
 
         page: LogPage = await self._read(run)
         return page
@@ -286,17 +283,8 @@ class SQLiteStore(Store):
                 event.set()
         return out
 
-    async def watch(self, model: str, since: str) -> AsyncIterator[LogPage]:
-        cursor = since
-        while True:
-            written = self._written.setdefault(model, asyncio.Event())
-            page = await self.changes(model, cursor, None, self.watch_page)
-            if page.docs or page.checkpoint != cursor:
-                cursor = page.checkpoint
-                yield page
-            if not page.has_more:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(written.wait(), self.poll_interval)
+    def write_signal(self, model: str) -> asyncio.Event:
+        return self._written.setdefault(model, asyncio.Event())
 
     async def save_token(self, token: TokenRecord) -> None:
         def run(conn: sqlite3.Connection) -> None:
