@@ -98,6 +98,7 @@ class MongoStore(Store):
     sequencing_timeout = 30.0
     #: Pause between change-stream polls when idle (the emulator has no server-side wait).
     idle_poll = 0.02
+    idle_poll_max = 0.25
 
     def __init__(self, url: str) -> None:
         from pymongo.uri_parser import parse_uri
@@ -113,6 +114,10 @@ class MongoStore(Store):
         self._db: Any = None
         self._sequencer: asyncio.Task[None] | None = None
         self._advanced = asyncio.Event()
+        self._sequencer_lock = asyncio.Lock()
+        # Set by this process's writes, so the sequencer looks at once rather than after
+        # its idle pause.
+        self._kick = asyncio.Event()
         # Positions the sequencer has yet to report, by (key, ver) of a version written here.
         self._waiting: dict[tuple[str, str], asyncio.Future[int]] = {}
 
@@ -120,7 +125,6 @@ class MongoStore(Store):
 
     async def open(self) -> None:
         from pymongo import ASCENDING, AsyncMongoClient
-        from pymongo.errors import OperationFailure
 
         with _driver_errors():
             self._client = AsyncMongoClient(self.url, tz_aware=True, uuidRepresentation="standard")
@@ -142,16 +146,28 @@ class MongoStore(Store):
                 )
             self.store_id = str(store["store_id"])
             await meta.update_one({"_id": "watermark"}, {"$setOnInsert": {"pos": 0}}, upsert=True)
-            try:
-                stream = await self._open_stream()
-            except OperationFailure as exc:
-                if "replica set" in str(exc).lower():  # e.g. code 40573 on a standalone
-                    raise StoreError(
-                        "MongoDB must run as a replica set: the change log is built on "
-                        "change streams (a one-member replica set will do; see the README)"
-                    ) from exc
-                raise
-        self._sequencer = asyncio.create_task(self._sequence(stream), name="mongo-sequencer")
+
+    async def _ensure_sequencer(self) -> None:
+        """Start this process's sequencer on first use of the change log (a store opened
+        only for tokens, like `token create`, never watches the stream)."""
+        from pymongo.errors import OperationFailure
+
+        if self._sequencer is not None:
+            return
+        async with self._sequencer_lock:
+            if self._sequencer is not None:
+                return
+            with _driver_errors():
+                try:
+                    stream = await self._open_stream()
+                except OperationFailure as exc:
+                    if "replica set" in str(exc).lower():  # e.g. code 40573 on a standalone
+                        raise StoreError(
+                            "MongoDB must run as a replica set: the change log is built on "
+                            "change streams (a one-member replica set will do; see the README)"
+                        ) from exc
+                    raise
+            self._sequencer = asyncio.create_task(self._sequence(stream), name="mongo-sequencer")
 
     async def close(self) -> None:
         if self._sequencer is not None:
@@ -219,8 +235,10 @@ class MongoStore(Store):
         from pymongo.errors import PyMongoError
 
         docs, meta = self._db["documents"], self._db["meta"]
+        idle = self.idle_poll
         while True:
             try:
+                self._kick.clear()
                 batch: list[dict[str, Any]] = []
                 while len(batch) < self.watch_page:
                     event = await stream.try_next()
@@ -228,8 +246,16 @@ class MongoStore(Store):
                         break
                     batch.append(event)
                 if not batch:
-                    await asyncio.sleep(self.idle_poll)
+                    # A server that answers at once when there is nothing (the emulator does;
+                    # MongoDB waits server-side) would be polled hot: back off while idle.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._kick.wait(), idle)
+                    # Poll briskly right after a local write, ever slower while idle.
+                    idle = (
+                        self.idle_poll if self._kick.is_set() else min(idle * 2, self.idle_poll_max)
+                    )
                     continue
+                idle = self.idle_poll
                 top, updates, reached = 0, [], {}
                 for event in batch:
                     pos = position(event["clusterTime"])
@@ -343,6 +369,7 @@ class MongoStore(Store):
         limit: int,
         until: str | None = None,
     ) -> LogPage:
+        await self._ensure_sequencer()
         with _driver_errors():
             head = await self._watermark()
             start = self._decode(since, head)
@@ -375,6 +402,7 @@ class MongoStore(Store):
         """Optimistic: decide on the records as read, then write each one only if it is
         still the version decided from. Records that changed meanwhile are read again and
         the decision is made again; the other records keep what was written for them."""
+        await self._ensure_sequencer()
         with _driver_errors():
             rows = {row["id"]: row for row in await self._find_keys(model, ids, bases=True)}
             pending = await self._pending_conflicts(model, ids)
@@ -448,6 +476,7 @@ class MongoStore(Store):
                 attempted = errors[0]["index"]
                 failed = set(range(attempted, len(ops)))
                 matched = exc.details.get("nMatched", 0)
+            self._kick.set()  # what was written is in the stream: sequence it now
             replaces = sum(isinstance(op, ReplaceOne) for op in ops[:attempted])
             if matched < replaces:
                 # Some replaces found another version: read back which ones hold ours.
