@@ -241,6 +241,20 @@ class OneShot:
     target_mb: float
     replicator_mb: float
 
+    @classmethod
+    def measure(
+        cls, count: int, seconds: float, wall: float, source: Any, target: Any, replicator_mb: float
+    ) -> OneShot:
+        """The figures of a finished copy of ``count`` documents (servers still running)."""
+        return cls(
+            count / seconds,
+            count / wall,
+            seconds,
+            vm_hwm_mb(source.process.pid),
+            vm_hwm_mb(target.process.pid),
+            replicator_mb,
+        )
+
 
 def one_shot_ours(bench: Bench, count: int, batch_size: int) -> OneShot:
     source, target = bench.our_server(f"src-{count}"), bench.our_server(f"dst-{count}")
@@ -268,14 +282,7 @@ def one_shot_ours(bench: Bench, count: int, batch_size: int) -> OneShot:
     copied = count_ours(target)
     if copied != count or summary["applied"] != count:
         raise RuntimeError(f"copied {copied} of {count}: {summary}")
-    result = OneShot(
-        count / summary["seconds"],
-        count / wall,
-        summary["seconds"],
-        vm_hwm_mb(source.process.pid),
-        vm_hwm_mb(target.process.pid),
-        replicator_mb,
-    )
+    result = OneShot.measure(count, summary["seconds"], wall, source, target, replicator_mb)
     source.stop()
     target.stop()
     return result
@@ -477,14 +484,7 @@ def one_shot_pouch(bench: Bench, modules: Path, source: Proc, count: int, batch:
     copied = pouch_count(target)
     if copied != count:
         raise RuntimeError(f"PouchDB copied {copied} of {count}")
-    result = OneShot(
-        count / report["seconds"],
-        count / wall,
-        report["seconds"],
-        vm_hwm_mb(source.process.pid),
-        vm_hwm_mb(target.process.pid),
-        replicator_mb,
-    )
+    result = OneShot.measure(count, report["seconds"], wall, source, target, replicator_mb)
     target.stop()
     return result
 
