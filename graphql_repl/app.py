@@ -9,12 +9,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from . import web
 from .api import Context, build_schema
 from .api.fanout import SharedEvents
 from .auth import Principal, authenticate
@@ -39,6 +40,10 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(build_schema(repository.registry), **kwargs)
         self.repository = repository
         self.events = SharedEvents()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        page = web.graphiql_html()
+        return HTMLResponse(page) if page is not None else await super().render_graphql_ide(request)
 
     async def _principal(self, token: str | None) -> Principal | None:
         return None if token is None else await authenticate(self.repository.store, token)
@@ -85,6 +90,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             Route("/health", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *web.routes(),
         ],
         lifespan=lifespan,
     )
