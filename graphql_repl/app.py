@@ -1,16 +1,22 @@
-"""The ASGI application: GraphQL over HTTP and WebSocket on /graphql, and /health."""
+"""The ASGI application: GraphQL over HTTP and WebSocket on /graphql, /health, the demo
+app at /demo/, and the limits and CORS rules in front of them."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -18,7 +24,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from . import web
 from .api import Context, build_schema
 from .api.fanout import SharedEvents
-from .auth import Principal, authenticate
+from .auth import Authenticator, Principal
 from .demo import demo_registry
 from .models import Registry
 from .replication import Repository
@@ -37,20 +43,35 @@ def bearer(value: Any) -> str | None:
 
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, repository: Repository, **kwargs: Any) -> None:
-        super().__init__(build_schema(repository.registry), **kwargs)
+        settings = repository.settings
+        super().__init__(
+            build_schema(repository.registry, settings),
+            keep_alive=True,
+            keep_alive_interval=settings.keep_alive_interval,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
+            **kwargs,
+        )
         self.repository = repository
         self.events = SharedEvents()
+        self.authenticator = Authenticator(
+            repository.store,
+            settings.jwt_secret,
+            settings.jwt_audience,
+            settings.auth_recheck_interval,
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         page = web.graphiql_html()
         return HTMLResponse(page) if page is not None else await super().render_graphql_ide(request)
 
     async def _principal(self, token: str | None) -> Principal | None:
-        return None if token is None else await authenticate(self.repository.store, token)
+        return None if token is None else await self.authenticator.authenticate(token)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         token = bearer(request.headers.get("authorization"))
-        return Context(self.repository, self.events, await self._principal(token))
+        return Context(
+            self.repository, self.events, self.authenticator, await self._principal(token)
+        )
 
     async def on_ws_connect(self, context: Context) -> None:
         params = context.connection_params or {}
@@ -61,7 +82,7 @@ class GraphQLApp(GraphQL[Context, None]):
             principal = await self._principal(token)
             if principal is None:
                 raise ConnectionRejectionError(
-                    {"message": "Unknown token", "code": "UNAUTHENTICATED"}
+                    {"message": "Unknown, revoked or expired token", "code": "UNAUTHENTICATED"}
                 )
             context.principal = principal
 
@@ -70,7 +91,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     """The server for ``settings`` (a fresh ``Settings.from_env()`` by default)."""
     settings = settings or Settings.from_env()
     repository = Repository.from_settings(settings, registry or demo_registry())
-    graphql = GraphQLApp(repository, keep_alive=True, keep_alive_interval=15)
+    graphql = GraphQLApp(repository)
 
     async def health(request: Request) -> Response:
         await repository.store.checkpoint("health")
@@ -93,6 +114,77 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             *web.routes(),
         ],
         lifespan=lifespan,
+        middleware=_middleware(settings),
     )
     app.state.repository = repository
     return app
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    stack = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    if settings.cors_origins:
+        stack.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            ),
+        )
+    return stack
+
+
+class BodyLimit:
+    """Answers HTTP requests whose body is larger than ``max_bytes`` with 413 and a
+    GraphQL error (BAD_USER_INPUT), reading no more of the body than the limit.
+    (WebSocket messages are limited by the server: ``ws_max_size``.)"""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = {
+            "message": f"The request body is larger than {self.max_bytes} bytes",
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
+        response = JSONResponse({"data": None, "errors": [error]}, status_code=413)
+        # Connection: close, as the rest of the body is not read.
+        response.headers["connection"] = "close"
+        await response(scope, receive, send)

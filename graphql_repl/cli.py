@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import socket
 import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+import orjson
 import uvicorn
 
 from . import __version__
@@ -24,6 +29,9 @@ from .settings import DEFAULT_STORE, Settings
 
 if TYPE_CHECKING:
     from .replicator import Summary
+    from .stores import Store
+
+T = TypeVar("T")
 
 STORE_HELP = f"Store URL (default {DEFAULT_STORE}; also GRAPHQL_REPL_STORE)."
 
@@ -56,18 +64,35 @@ def main() -> None:
 @click.option("--port", type=int, help="Port to listen on (default 8000).")
 @click.option("--models", help="Module declaring the models to serve (default: the demo models).")
 @click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Allow browser apps from ORIGIN (e.g. https://app.example) to call the API; "
+    "repeat for several. Default: none (also GRAPHQL_REPL_CORS_ORIGINS, comma-separated).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
 def serve(
-    store: str | None, host: str | None, port: int | None, models: str | None, log_level: str
+    store: str | None,
+    host: str | None,
+    port: int | None,
+    models: str | None,
+    cors_origins: tuple[str, ...],
+    log_level: str,
 ) -> None:
-    """Serve GraphQL on /graphql (GraphiQL in a browser), WebSocket subscriptions, /health."""
+    """Serve GraphQL on /graphql (GraphiQL in a browser), WebSocket subscriptions, /health,
+    and the demo app on /demo/. Limits and other settings: GRAPHQL_REPL_* variables
+    (see the README)."""
     from .app import create_app
 
-    settings = _settings(store=store, host=host, port=port, models=models)
+    settings = _settings(
+        store=store, host=host, port=port, models=models, cors_origins=cors_origins or None
+    )
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -88,6 +113,10 @@ def serve(
         # Per-message compression costs more CPU than the fan-out of small JSON events
         # saves in bandwidth (about a third of the feed's server time when measured).
         ws_per_message_deflate=False,
+        # A larger message closes the connection with 1009 (message too big).
+        ws_max_size=settings.max_body_bytes,
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
     )
     _Server(config, app.state.repository).run()
 
@@ -127,31 +156,128 @@ def token() -> None:
     """Manage access tokens."""
 
 
+def _with_store(store: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run ``work`` on the store (opened, then closed), errors as one line."""
+    from .stores import create_store
+
+    settings = _settings(store=store)
+
+    async def run() -> T:
+        backend = create_store(settings.store)
+        await backend.open()
+        try:
+            return await work(backend)
+        finally:
+            await backend.close()
+
+    try:
+        return asyncio.run(run())
+    except ReplError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _expiry(value: str | None) -> float | None:
+    """``--expires``: a duration from now (``90m``, ``12h``, ``30d``, ``1w``, or combined:
+    ``1d12h``) or an ISO 8601 date and time (UTC unless it gives an offset)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if _DURATION.sub("", text).strip() == "" and _DURATION.search(text):
+        seconds = sum(int(n) * _SECONDS[unit.lower()] for n, unit in _DURATION.findall(text))
+        return time.time() + seconds
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            "expected a duration such as 30d, 12h or 90m, or an ISO 8601 time "
+            "such as 2027-01-31T12:00:00Z",
+            param_hint="--expires",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @token.command("create")
 @click.option(
     "--role", required=True, type=click.Choice(["reader", "writer", "replicator", "admin"])
 )
 @click.option("--tenant", help="Bind the token to one tenant (tenantId).")
+@click.option(
+    "--expires",
+    metavar="WHEN",
+    help="Expiry: a duration from now (90m, 12h, 30d, 1w) or an ISO 8601 time. "
+    "Default: never (until revoked).",
+)
 @click.option("--store", help=STORE_HELP)
-def token_create(role: str, tenant: str | None, store: str | None) -> None:
+def token_create(role: str, tenant: str | None, expires: str | None, store: str | None) -> None:
     """Create a token and print it (alone, on stdout). Only its hash is stored."""
     from .auth import create_token
-    from .stores import create_store
 
-    settings = _settings(store=store)
+    expires_at = _expiry(expires)
+    click.echo(_with_store(store, lambda s: create_token(s, role, tenant, expires_at)))
 
-    async def run() -> str:
-        backend = create_store(settings.store)
-        await backend.open()
-        try:
-            return await create_token(backend, role, tenant)
-        finally:
-            await backend.close()
 
-    try:
-        click.echo(asyncio.run(run()))
-    except ReplError as exc:
-        raise click.ClickException(exc.message) from None
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--store", help=STORE_HELP)
+def token_list(as_json: bool, store: str | None) -> None:
+    """List tokens: id, role, tenant, times and status. Secrets are never shown (only
+    their hashes are stored)."""
+    now = time.time()
+    records = _with_store(store, lambda s: s.list_tokens())
+    rows = []
+    for record in records:
+        if record.revoked_at is not None:
+            status = "revoked"
+        elif not record.active(now):
+            status = "expired"
+        else:
+            status = "active"
+        rows.append(
+            {
+                "id": record.token_id,
+                "role": record.role,
+                "tenant": record.tenant,
+                "created": _when(record.created_at),
+                "expires": _when(record.expires_at) if record.expires_at else None,
+                "revoked": _when(record.revoked_at) if record.revoked_at else None,
+                "status": status,
+            }
+        )
+    if as_json:
+        for row in rows:
+            click.echo(orjson.dumps(row).decode())
+        return
+    columns = ("id", "role", "tenant", "created", "expires", "status")
+    table = [[str(row[c] or "-") for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+    for line in [[c.upper() for c in columns], *table]:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID")
+@click.option("--store", help=STORE_HELP)
+def token_revoke(token_id: str, store: str | None) -> None:
+    """Revoke a token by its id (as `token list` shows it; the whole token works too).
+    It stops working at once, and subscriptions opened with it end within seconds."""
+    from .auth import token_id_of
+
+    token_id = token_id_of(token_id)
+    if not _with_store(store, lambda s: s.revoke_token(token_id, time.time())):
+        raise click.ClickException(f"No token with id {token_id!r}")
+    click.echo(f"Revoked token {token_id}", err=True)
 
 
 # Exit codes of ``replicate`` (also in its --help and the README).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +34,34 @@ class Settings:
     # (it can resubscribe from its last checkpoint).
     feed_max_pending: int = 10_000
 
+    # -- security: who may connect, and how much one request may ask for -------------
+    # Browser origins allowed to call the API cross-origin (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    # Accept HS256-signed JWTs (claims: role, optional tenant, exp) signed with this
+    # secret, besides the server's own tokens. Off when unset.
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_audience: str | None = None
+    # How often an open subscription checks that its token was not revoked or expired.
+    auth_recheck_interval: float = 2.0
+    # Largest HTTP request body, and largest WebSocket message, in bytes.
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Largest query: nesting depth of selections, aliased fields, and lexical tokens.
+    max_depth: int = 15
+    max_aliases: int = 30
+    max_tokens: int = 10_000
+    # Most updates in one bulkUpdate, and changes in one diff.
+    max_batch: int = 5000
+    # Most subscriptions open at once on one WebSocket connection.
+    max_subscriptions: int = 100
+    # Seconds a WebSocket may stay open without connection_init.
+    ws_init_timeout: float = 10.0
+    # WebSocket protocol pings: sent every interval; a peer that does not answer within
+    # the timeout is disconnected. The legacy graphql-ws protocol also gets its "ka"
+    # keep-alive messages at the keep-alive interval.
+    ws_ping_interval: float = 20.0
+    ws_ping_timeout: float = 20.0
+    keep_alive_interval: float = 15.0
+
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
@@ -43,9 +71,29 @@ class Settings:
             "replication_chunk_size",
             "replication_max_attempts",
             "feed_max_pending",
+            "max_body_bytes",
+            "max_depth",
+            "max_aliases",
+            "max_tokens",
+            "max_batch",
+            "max_subscriptions",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        for name in (
+            "auth_recheck_interval",
+            "ws_init_timeout",
+            "ws_ping_interval",
+            "ws_ping_timeout",
+            "keep_alive_interval",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
+            raise ValueError("jwt_secret must be at least 32 bytes (HS256 key length)")
+        for origin in self.cors_origins:
+            if origin != "*" and not urlsplit(origin).scheme:
+                raise ValueError(f"CORS origin {origin!r} must be a URL like https://app.example")
 
     @property
     def store_display(self) -> str:
@@ -63,11 +111,17 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            raw = environ.get(f"GRAPHQL_REPL_{f.name.upper()}")
-            if raw is not None:
-                try:
-                    values[f.name] = int(raw) if f.type == "int" else raw
-                except ValueError:
-                    raise ValueError(f"GRAPHQL_REPL_{f.name.upper()} must be an integer") from None
+            name = f"GRAPHQL_REPL_{f.name.upper()}"
+            raw = environ.get(name)
+            if raw is None:
+                continue
+            if f.type == "tuple[str, ...]":
+                values[f.name] = tuple(item.strip() for item in raw.split(",") if item.strip())
+                continue
+            convert = {"int": int, "float": float}.get(str(f.type))
+            try:
+                values[f.name] = raw if convert is None else convert(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, got {raw!r}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -9,7 +9,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
 from ..auth import Permission as Perm
-from ..errors import Forbidden, Unauthenticated
+from ..errors import Forbidden
 from .context import Context
 from .types import Permission
 
@@ -33,11 +33,9 @@ class Requires(BasePermission):
         self.model = model
         self._schema_directive = Auth(requires=permission)  # type: ignore[misc]
 
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+    async def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
         context: Context = info.context
-        principal = context.principal
-        if principal is None:
-            raise Unauthenticated("A valid token is required (Authorization: Bearer <token>)")
+        principal = await context.verified_principal()
         if self.model is not None:
             wanted = [(self.model, self.permission)]
         elif "source_model" in kwargs and "target" in kwargs:

@@ -14,14 +14,21 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types.execution import ExecutionContext
 
 from ..auth import Permission as Perm
-from ..errors import BadInput
+from ..errors import BadInput, ReplError, Unauthenticated
 from ..models import Field, FieldType, Model, Registry
 from ..replication import CheckpointPair as DomainPair
 from ..replication import LocalModel
+from ..settings import Settings
 from . import types as t
 from .context import Context
 from .errors import ContractErrors
@@ -31,8 +38,6 @@ from .scalars import JSON, Checkpoint
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 5000
-
 
 def _local(info: strawberry.Info, name: str) -> LocalModel:
     context: Context = info.context
@@ -40,9 +45,10 @@ def _local(info: strawberry.Info, name: str) -> LocalModel:
     return context.repository.model(name).scoped(tenant)
 
 
-def _batch(items: list[Any], what: str) -> None:
-    if len(items) > MAX_BATCH:
-        raise BadInput(f"At most {MAX_BATCH} {what} per request")
+def _batch(info: strawberry.Info, items: list[Any], what: str) -> None:
+    most = info.context.repository.settings.max_batch
+    if len(items) > most:
+        raise BadInput(f"At most {most} {what} per request")
 
 
 @strawberry.type
@@ -89,7 +95,7 @@ class FixedMutation:
         *,
         changes: list[t.ChangeInput],
     ) -> t.Diff:
-        _batch(changes, "changes")
+        _batch(info, changes, "changes")
         result = await _local(info, model).diff(since, [c.to_domain() for c in changes])
         return t.Diff(
             deltas=[t.Change.of(c) for c in result.deltas],
@@ -100,7 +106,7 @@ class FixedMutation:
     async def bulk_update(
         self, info: strawberry.Info, model: str, updates: list[t.UpdateInput]
     ) -> t.BulkUpdateResult:
-        _batch(updates, "updates")
+        _batch(info, updates, "updates")
         result = await _local(info, model).bulk_update([u.to_domain() for u in updates])
         return t.BulkUpdateResult(
             results=[t.UpdateResult.of(u) for u in result.results],
@@ -154,9 +160,28 @@ class Subscription:
         where: JSON | None = None,
     ) -> AsyncGenerator[t.Change, None]:
         context: Context = info.context
-        tenant = context.principal.tenant if context.principal else None
-        async for change in context.repository.feed(model, since, where, tenant):
-            yield context.events.get(change)
+        principal = await context.verified_principal()
+        settings = context.repository.settings
+        if context.subscriptions >= settings.max_subscriptions:
+            raise BadInput(
+                f"At most {settings.max_subscriptions} subscriptions per connection; "
+                "complete one before starting another"
+            )
+
+        async def still_valid() -> ReplError | None:
+            if await context.authenticator.still_valid(principal):
+                return None
+            return Unauthenticated("The token was revoked or has expired")
+
+        feed = context.repository.feed(
+            model, since, where, principal.tenant, still_valid, settings.auth_recheck_interval
+        )
+        context.subscriptions += 1
+        try:
+            async for change in feed:
+                yield context.events.get(change)
+        finally:
+            context.subscriptions -= 1
 
 
 # -- typed fields per model ---------------------------------------------------------------
@@ -302,7 +327,9 @@ class Schema(strawberry.Schema):
             log.debug("GraphQL error: %s", error.message)
 
 
-def build_schema(registry: Registry) -> strawberry.Schema:
+def build_schema(registry: Registry, settings: Settings | None = None) -> strawberry.Schema:
+    """The schema for ``registry``'s models, with ``settings``' limits on query size."""
+    settings = settings or Settings()
     query_fields: dict[str, Any] = {}
     mutation_fields: dict[str, Any] = {}
     for model in registry:
@@ -318,6 +345,9 @@ def build_schema(registry: Registry) -> strawberry.Schema:
         # Clients send the same few documents over and over: parse and validate each once.
         extensions=[
             ContractErrors,
+            functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+            functools.partial(QueryDepthLimiter, max_depth=settings.max_depth),
+            functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
             functools.partial(ReportingParserCache, maxsize=256),
             functools.partial(ValidationCache, maxsize=256),
         ],

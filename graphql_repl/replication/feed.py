@@ -8,6 +8,9 @@ await in between. From then on it receives exactly what the hub publishes after 
 
 A subscriber that falls more than ``max_pending`` changes behind is cut off with
 ``FeedOverflow`` (carrying its last checkpoint) instead of growing memory without bound.
+A subscription may also carry a ``check`` run every ``check_interval`` seconds (the API
+checks that the caller's token still works): when it returns an error, the subscription
+ends with that error.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from ..errors import FeedOverflow, ReplError, StoreError
 from ..filters import Filter, matches
@@ -27,6 +30,9 @@ from .types import Change
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
+
+# Asked every check interval while a subscription is open: an error ends it.
+Check = Callable[[], Awaitable[ReplError | None]]
 
 
 class _Subscriber:
@@ -112,12 +118,31 @@ class ChangeHub:
                 await self._task
             self._task = None
 
-    async def subscribe(self, since: str | None, where: Filter | None) -> AsyncIterator[Change]:
+    async def subscribe(
+        self,
+        since: str | None,
+        where: Filter | None,
+        check: Check | None = None,
+        check_interval: float = 2.0,
+    ) -> AsyncIterator[Change]:
         """Every change after ``since`` (none when it is None), then live changes."""
         await self._start()
         sub = _Subscriber(where, self.max_pending)
-        position = since
+        watchdog = None
+        if check is not None:
+            watchdog = asyncio.create_task(_watch(sub, check, check_interval))
+        try:
+            async for change in self._follow(sub, since):
+                yield change
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+
+    async def _follow(self, sub: _Subscriber, since: str | None) -> AsyncIterator[Change]:
+        position, where = since, sub.where
         while since is not None:
+            if sub.error is not None:
+                raise sub.error
             target = self.cursor
             page = await self.local.changes_matching(position, where, REPLAY_PAGE, until=target)
             for change in page.changes:
@@ -149,3 +174,14 @@ class ChangeHub:
                 await sub.wakeup.wait()
         finally:
             self._subscribers.discard(sub)
+
+
+async def _watch(sub: _Subscriber, check: Check, interval: float) -> None:
+    while sub.error is None:
+        await asyncio.sleep(interval)
+        try:
+            error = await check()
+        except ReplError as exc:
+            error = exc
+        if error is not None:
+            sub.fail(error)

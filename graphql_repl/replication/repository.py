@@ -10,7 +10,7 @@ from ..models import Registry
 from ..settings import Settings
 from ..stores import Store, create_store
 from .clocks import HybridLogicalClock
-from .feed import ChangeHub
+from .feed import ChangeHub, Check
 from .local import LocalModel
 from .replicate import replicate
 from .types import Change, CheckpointPair, ReplicationResult
@@ -66,16 +66,23 @@ class Repository:
         return local
 
     def feed(
-        self, name: str, since: str | None = None, where: Any = None, tenant: str | None = None
+        self,
+        name: str,
+        since: str | None = None,
+        where: Any = None,
+        tenant: str | None = None,
+        check: Check | None = None,
+        check_interval: float = 2.0,
     ) -> AsyncIterator[Change]:
         """The live change feed of model ``name``: changes after ``since``, then live ones.
-        One watcher per model serves every subscriber of this repository."""
+        One watcher per model serves every subscriber of this repository. ``check`` is
+        asked every ``check_interval`` seconds; an error it returns ends the feed."""
         local = self.model(name).scoped(tenant)
         where_filter = local.filter(where)
         hub = self._hubs.get(name)
         if hub is None:
             hub = self._hubs[name] = ChangeHub(self.model(name), self.settings.feed_max_pending)
-        return hub.subscribe(since, where_filter)
+        return hub.subscribe(since, where_filter, check, check_interval)
 
     async def replicate(
         self,

@@ -79,7 +79,12 @@ class TokenRecord:
     secret_hash: str  # SHA-256 of the secret; the secret itself is never stored
     role: str
     tenant: str | None
-    created_at: float
+    created_at: float  # seconds since the epoch, as are the two below
+    expires_at: float | None = None
+    revoked_at: float | None = None
+
+    def active(self, now: float) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 # decide(current records by id, recorded conflicts by id) -> (what to write, a result).
@@ -173,3 +178,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_tokens(self) -> list[TokenRecord]:
+        """Every token record (revoked and expired ones too), oldest first."""
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_id: str, at: float) -> bool:
+        """Mark a token revoked (from ``at``); False when there is no such token. Revoking
+        a revoked token keeps its first revocation time."""

@@ -527,24 +527,41 @@ class MongoStore(Store):
 
     async def save_token(self, token: TokenRecord) -> None:
         with _driver_errors():
-            await self._db["tokens"].insert_one(
-                {
-                    "_id": token.token_id,
-                    "secret_hash": token.secret_hash,
-                    "role": token.role,
-                    "tenant": token.tenant,
-                    "created_at": token.created_at,
-                }
-            )
+            row = dataclasses.asdict(token)
+            row["_id"] = row.pop("token_id")
+            await self._db["tokens"].insert_one(row)
 
     async def get_token(self, token_id: str) -> TokenRecord | None:
         with _driver_errors():
             row = await self._db["tokens"].find_one({"_id": token_id})
-        if row is None:
-            return None
-        return TokenRecord(
-            row["_id"], row["secret_hash"], row["role"], row["tenant"], row["created_at"]
-        )
+        return None if row is None else _token(row)
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        with _driver_errors():
+            cursor = self._db["tokens"].find({}, sort=[("created_at", 1), ("_id", 1)])
+            return [_token(row) async for row in cursor]
+
+    async def revoke_token(self, token_id: str, at: float) -> bool:
+        with _driver_errors():
+            found = await self._db["tokens"].find_one({"_id": token_id}, {"_id": 1})
+            if found is None:
+                return False
+            await self._db["tokens"].update_one(
+                {"_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
+            )
+        return True
+
+
+def _token(row: dict[str, Any]) -> TokenRecord:
+    return TokenRecord(
+        row["_id"],
+        row["secret_hash"],
+        row["role"],
+        row["tenant"],
+        row["created_at"],
+        row.get("expires_at"),
+        row.get("revoked_at"),
+    )
 
 
 @contextlib.contextmanager

@@ -56,7 +56,9 @@ CREATE TABLE IF NOT EXISTS tokens (
     secret_hash TEXT NOT NULL,
     role TEXT NOT NULL,
     tenant TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    revoked_at REAL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conflicts (
     model TEXT NOT NULL,
@@ -66,10 +68,11 @@ CREATE TABLE IF NOT EXISTS conflicts (
     PRIMARY KEY (model, model_id)
 ) WITHOUT ROWID;
 """
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Far below SQLite's limit on bound parameters, and a sensible transaction size.
 ID_CHUNK = 500
 COLUMNS = "id, seq, rev, prev, data, clock, ancestors"
+TOKEN_COLUMNS = "token_id, secret_hash, role, tenant, created_at, expires_at, revoked_at"
 
 _loads = orjson.loads
 
@@ -289,8 +292,7 @@ class SQLiteStore(Store):
     async def save_token(self, token: TokenRecord) -> None:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO tokens VALUES (?,?,?,?,?)",
-                (token.token_id, token.secret_hash, token.role, token.tenant, token.created_at),
+                f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)", _row(token)
             )
 
         await self._write(run)
@@ -298,14 +300,31 @@ class SQLiteStore(Store):
     async def get_token(self, token_id: str) -> TokenRecord | None:
         def run(conn: sqlite3.Connection) -> TokenRecord | None:
             row = conn.execute(
-                "SELECT token_id, secret_hash, role, tenant, created_at"
-                " FROM tokens WHERE token_id = ?",
-                (token_id,),
+                f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = ?", (token_id,)
             ).fetchone()
             return None if row is None else TokenRecord(*row)
 
         record: TokenRecord | None = await self._read(run)
         return record
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        def run(conn: sqlite3.Connection) -> list[TokenRecord]:
+            rows = conn.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id")
+            return [TokenRecord(*row) for row in rows]
+
+        records: list[TokenRecord] = await self._read(run)
+        return records
+
+    async def revoke_token(self, token_id: str, at: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            found = conn.execute(
+                "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE token_id = ?",
+                (at, token_id),
+            )
+            return found.rowcount > 0
+
+        revoked: bool = await self._write(run)
+        return revoked
 
     def _apply(self, conn: sqlite3.Connection, model: str, batch: WriteBatch) -> None:
         if batch.docs:
@@ -375,6 +394,10 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + ID_CHUNK]
 
 
+def _row(token: TokenRecord) -> tuple[Any, ...]:
+    return dataclasses.astuple(token)
+
+
 def _head(conn: sqlite3.Connection) -> int:
     (value,) = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
     return int(value)
@@ -388,6 +411,11 @@ def _init_schema(conn: sqlite3.Connection) -> str:
     conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:16],))
     conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if version == 1:  # tokens gained expiry and revocation
+        conn.execute("ALTER TABLE tokens ADD COLUMN expires_at REAL")
+        conn.execute("ALTER TABLE tokens ADD COLUMN revoked_at REAL")
+        conn.execute("UPDATE meta SET value = 2 WHERE key = 'schema_version'")
+        version = 2
     if version != SCHEMA_VERSION:
         raise StoreError(
             f"The store has schema version {version}; this server expects {SCHEMA_VERSION}"
