@@ -77,6 +77,7 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
     env: dict[str, str] | None = None  # extra environment it was started with
+    args: tuple[str, ...] = ()  # extra ``serve`` arguments it was started with
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
     @property
@@ -132,11 +133,16 @@ class ServerFactory:
             return f"sqlite:///{self.directory / name}.db"
         return urlunsplit(urlsplit(self.mongodb)._replace(path=f"/{name}"))
 
-    def start(self, store: str | None = None, env: dict[str, str] | None = None) -> Server:
+    def start(
+        self,
+        store: str | None = None,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> Server:
         store = store or self.new_store()
         last_error = ""
         for _attempt in range(3):
-            server = self._spawn(store, env)
+            server = self._spawn(store, env, args=args)
             error = self._wait_healthy(server)
             if error is None:
                 return server
@@ -152,7 +158,7 @@ class ServerFactory:
         server.stop(sig)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
-            new = self._spawn(server.store, server.env, server.port)
+            new = self._spawn(server.store, server.env, server.port, server.args)
             self.servers.remove(new)
             error = self._wait_healthy(new)
             if error is None:
@@ -163,7 +169,13 @@ class ServerFactory:
                 pytest.fail(f"graphql-repl serve did not restart: {error}")
             time.sleep(0.2)
 
-    def _spawn(self, store: str, env: dict[str, str] | None, port: int | None = None) -> Server:
+    def _spawn(
+        self,
+        store: str,
+        env: dict[str, str] | None,
+        port: int | None = None,
+        args: tuple[str, ...] = (),
+    ) -> Server:
         port = port or free_port()
         log = self.directory / f"server-{port}.log"
         process_env = {
@@ -183,13 +195,14 @@ class ServerFactory:
                     "127.0.0.1",
                     "--port",
                     str(port),
+                    *args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=process_env,
             )
-        server = Server(store, port, process, log, env)
+        server = Server(store, port, process, log, env, args)
         self.servers.append(server)
         return server
 

@@ -346,6 +346,8 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
         extensions=[
             ContractErrors,
             functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+            # Introspection is left out here; graphql-core bounds it itself
+            # (MaxIntrospectionDepthRule: no cyclic __Type → __Field → __Type blow-up).
             functools.partial(QueryDepthLimiter, max_depth=settings.max_depth),
             functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
             functools.partial(ReportingParserCache, maxsize=256),
