@@ -19,7 +19,7 @@ import itertools
 import json
 import re
 import subprocess
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -643,3 +643,16 @@ def rejection_matches(found: str, protocol: str) -> bool:
         {"type": f.get("type"), "code": (f.get("payload") or {}).get("code")} for f in got["frames"]
     ] == [{"type": f["type"], "code": f["payload"]["code"]} for f in want["frames"]]
     return frames_ok and (want["close"] == "any" or got["close"] == want["close"])
+
+
+@contextlib.asynccontextmanager
+async def client(
+    server: Server, transport: str, token: str | None
+) -> AsyncIterator[Callable[[str, dict[str, Any] | None], Awaitable[Reply]]]:
+    """``run(query, variables)`` over HTTP or one WebSocket connection."""
+    if transport == HTTP:
+        async with http_client() as pool:
+            yield Http(server, token, pool).run
+    else:
+        async with Ws(server, transport, token) as ws:
+            yield ws.run

@@ -287,3 +287,262 @@ async def test_a_subscription_over_http_is_refused_cleanly(server, generated):
                 if mx.codes(reply.errors) not in allowed or reply.data:
                     bad.append((principal.name, op.label, str(reply.errors)[:120]))
     assert not bad, table(bad, ("principal", "subscription", "answer"))
+
+
+# -- tenant isolation: another tenant's document looks like no document -------------------
+
+QUERY_TRANSPORTS = (mx.HTTP, TRANSPORT_WS)  # graphql-ws (legacy) serves subscriptions only
+T1 = mx.Principal("replicator@t1", "replicator", "t1")
+NOTE = "query($id: ID!) { note(id: $id) { id title tenantId } }"
+CHANGE = "model modelId type rev prev checkpoint data revs"
+CONFLICT = "model modelId sourceRev targetRev sourceData targetData fields"
+RESULT = "modelId status rev data error"
+WIDEN = "or"  # a where that tries to reach tenant t2 as well as the given id
+
+
+@pytest.fixture
+async def world(server) -> dict[str, Any]:
+    """Tenant t2's Note ``other``, tenant t1's Note ``own``, a never-used id ``absent``, a
+    checkpoint ``since`` before them and each one's ``rev``."""
+    admin = Api(server, server.token("admin"))
+    since = await admin.checkpoint()
+    other, own = uid("t2-"), uid("t1-")
+    result = await admin.bulk(
+        "Note",
+        [
+            {
+                "modelId": other,
+                "type": "CREATE",
+                "data": {"id": other, "title": "B", "tenantId": "t2"},
+            },
+            {"modelId": own, "type": "CREATE", "data": {"id": own, "title": "A", "tenantId": "t1"}},
+        ],
+    )
+    assert [r["status"] for r in result["results"]] == ["APPLIED", "APPLIED"]
+    revs = {r["modelId"]: r["rev"] for r in result["results"]}
+    return {"since": since, "other": other, "own": own, "absent": uid("t0-"), "rev": revs}
+
+
+def _where(doc_id: str, widen: bool) -> Any:
+    return {"or": [{"tenantId": "t2"}, {"id": doc_id}]} if widen else {"id": doc_id}
+
+
+# name -> (query, variables for a document id and the world). Each is run by a t1 token on
+# t2's document and on a never-used id; the two answers must be the same.
+PROBES: dict[str, tuple[str, Callable[[str, dict[str, Any]], dict[str, Any]]]] = {
+    "note": (NOTE, lambda i, w: {"id": i}),
+    **{
+        f"notes{'-widening' if widen else ''}": (
+            "query($w: JSON) { notes(where: $w) { id title tenantId } }",
+            lambda i, w, widen=widen: {"w": _where(i, widen)},
+        )
+        for widen in (False, True)
+    },
+    **{
+        f"changes{'-widening' if widen else ''}": (
+            'query($s: Checkpoint, $w: JSON) { changes(model: "Note", since: $s, where: $w)'
+            f" {{ changes {{ {CHANGE} }} checkpoint hasMore }} }}",
+            lambda i, w, widen=widen: {"s": w["since"], "w": _where(i, widen)},
+        )
+        for widen in (False, True)
+    },
+    **{
+        f"diff-{kind.lower()}": (
+            'mutation($s: Checkpoint, $c: [ChangeInput!]!) { diff(model: "Note", since: $s,'
+            f" changes: $c) {{ deltas {{ {CHANGE} }} conflicts {{ {CONFLICT} }} }} }}",
+            lambda i, w, kind=kind: {
+                "s": w["since"],
+                "c": [
+                    {
+                        "modelId": i,
+                        "type": kind,
+                        "rev": None if kind == "DELETE" else "2-remote",
+                        "prev": w["rev"][w["other"]],
+                    }
+                ],
+            },
+        )
+        for kind in ("UPDATE", "DELETE")
+    },
+    **{
+        f"bulkUpdate-{kind.lower()}": (
+            'mutation($u: [UpdateInput!]!) { bulkUpdate(model: "Note", updates: $u) {'
+            f" results {{ {RESULT} }} conflicts {{ {CONFLICT} }} checkpoint }} }}",
+            lambda i, w, kind=kind: {
+                "u": [
+                    {
+                        "modelId": i,
+                        "type": kind,
+                        "prev": None if kind == "CREATE" else w["rev"][w["other"]],
+                        "data": None if kind == "DELETE" else {"id": i, "title": "mine"},
+                    }
+                ]
+            },
+        )
+        for kind in ("CREATE", "UPDATE", "DELETE")
+    },
+    "createNote": (
+        "mutation($d: NoteInput!) { createNote(data: $d) { id title tenantId } }",
+        lambda i, w: {"d": {"id": i, "title": "mine"}},
+    ),
+    "updateNote": (
+        'mutation($id: ID!) { updateNote(id: $id, data: {title: "mine"}) { id title tenantId } }',
+        lambda i, w: {"id": i},
+    ),
+    "deleteNote": ("mutation($id: ID!) { deleteNote(id: $id) }", lambda i, w: {"id": i}),
+    **{
+        f"replicate{'-widening' if widen else ''}": (
+            'mutation($w: JSON) { replicate(source: "Note", target: "Note", where: $w) {'
+            f" updates {{ {RESULT} }} conflicts {{ {CONFLICT} }}"
+            " checkpoints { source target } } }",
+            lambda i, w, widen=widen: {"w": _where(i, widen)},
+        )
+        for widen in (False, True)
+    },
+    **{
+        f"resolveConflict-{using.lower()}": (
+            "mutation($id: ID!, $u: Resolution!, $d: JSON) {"
+            ' resolveConflict(model: "Note", modelId: $id, using: $u, data: $d) }',
+            lambda i, w, using=using: {
+                "id": i,
+                "u": using,
+                "d": {"id": i, "title": "mine"} if using == "MANUAL" else None,
+            },
+        )
+        for using in ("SOURCE", "TARGET", "MANUAL")
+    },
+}
+# Known leaks (the lead engineer is fixing them): the answer tells t2's ids from unused ones.
+KNOWN_LEAKS = {
+    "createNote": "creating an id another tenant uses answers 'already exists'",
+    **{
+        f"bulkUpdate-{kind}": "bulkUpdate answers REJECTED 'belongs to another tenant' for "
+        "t2's id, APPLIED for an unused one"
+        for kind in ("create", "update", "delete")
+    },
+}
+
+
+@pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
+@pytest.mark.parametrize(
+    "probe",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(strict=True, reason=KNOWN_LEAKS[name])
+            if name in KNOWN_LEAKS
+            else (),
+        )
+        for name in PROBES
+    ],
+)
+async def test_another_tenants_document_looks_absent(server, world, transport, probe):
+    query, variables = PROBES[probe]
+    other, absent = world["other"], world["absent"]
+    async with mx.client(server, transport, mx.token_of(server, T1)) as run:
+        on_other = await run(query, variables(other, world))
+        on_absent = await run(query, variables(absent, world))
+    for error in on_other.errors + on_absent.errors:
+        assert_clean(error)
+    # t2's document is untouched, whatever the answer was.
+    admin = Api(server, server.token("admin"))
+    after = (await admin.data(NOTE, {"id": other}))["note"]
+    assert after == {"id": other, "title": "B", "tenantId": "t2"}, after
+    assert on_other.comparable(other) == on_absent.comparable(absent), (
+        f"t2's document: {on_other}\nan unused id: {on_absent}"
+    )
+
+
+@pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
+async def test_no_write_lands_in_or_moves_to_another_tenant(server, world, transport):
+    admin = Api(server, server.token("admin"))
+    own, fresh = world["own"], uid("t2-")
+    create = "mutation($d: NoteInput!) { createNote(data: $d) { id tenantId } }"
+    patch = "mutation($id: ID!, $d: NotePatch!) { updateNote(id: $id, data: $d) { id tenantId } }"
+    bulk = (
+        'mutation($u: [UpdateInput!]!) { bulkUpdate(model: "Note", updates: $u)'
+        f" {{ results {{ {RESULT} }} }} }}"
+    )
+    into_t2 = {"id": fresh, "title": "x", "tenantId": "t2"}
+    moved = {"id": own, "title": "A", "tenantId": "t2"}
+    async with mx.client(server, transport, mx.token_of(server, T1)) as run:
+        answers = {
+            "createNote in t2": await run(create, {"d": into_t2}),
+            "updateNote own into t2": await run(patch, {"id": own, "d": {"tenantId": "t2"}}),
+            "bulkUpdate create in t2": await run(
+                bulk, {"u": [{"modelId": fresh, "type": "CREATE", "data": into_t2}]}
+            ),
+            "bulkUpdate move own to t2": await run(
+                bulk,
+                {
+                    "u": [
+                        {"modelId": own, "type": "UPDATE", "prev": world["rev"][own], "data": moved}
+                    ]
+                },
+            ),
+            "resolveConflict MANUAL into t2": await run(
+                'mutation($d: JSON) { resolveConflict(model: "Note", modelId: "x",'
+                " using: MANUAL, data: $d) }",
+                {"d": {"id": "x", "tenantId": "t2"}},
+            ),
+        }
+    got = {
+        name: mx.codes(reply.errors)
+        or [r["status"] for r in (reply.data or {}).get("bulkUpdate", {}).get("results", [])]
+        for name, reply in answers.items()
+    }
+    assert got == {
+        "createNote in t2": [mx.FORBIDDEN],
+        "updateNote own into t2": [mx.FORBIDDEN],
+        "bulkUpdate create in t2": ["REJECTED"],
+        "bulkUpdate move own to t2": ["REJECTED"],
+        "resolveConflict MANUAL into t2": [mx.FORBIDDEN],
+    }
+    assert (await admin.data(NOTE, {"id": fresh}))["note"] is None
+    assert (await admin.data(NOTE, {"id": own}))["note"] == {
+        "id": own,
+        "title": "A",
+        "tenantId": "t1",
+    }
+
+
+@pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
+async def test_filters_narrow_never_widen(server, world, transport):
+    """A t1 token's where can pick among t1's documents, never reach t2's (or untenanted
+    ones), whatever it says about tenantId."""
+    own, other = world["own"], world["other"]
+    ids = {"id": {"inq": [own, other]}}
+    wheres = {
+        "t2 only": {"and": [ids, {"tenantId": "t2"}]},
+        "t1 or t2": {"and": [ids, {"or": [{"tenantId": "t2"}, {"tenantId": "t1"}]}]},
+        "not t1": {"and": [ids, {"tenantId": {"neq": "t1"}}]},
+        "any tenant": {"and": [ids, {"tenantId": {"inq": ["t2", "t1"]}}]},
+        "by id": {"id": {"inq": [own, other]}},
+        "like": {"and": [ids, {"tenantId": {"like": "t%"}}]},
+    }
+    seen: dict[str, dict[str, list[str]]] = {}
+    async with mx.client(server, transport, mx.token_of(server, T1)) as run:
+        for name, where in wheres.items():
+            notes = await run("query($w: JSON) { notes(where: $w) { id } }", {"w": where})
+            changes = await run(
+                'query($s: Checkpoint, $w: JSON) { changes(model: "Note", since: $s, where: $w)'
+                " { changes { modelId } } }",
+                {"s": world["since"], "w": where},
+            )
+            copied = await run(
+                'mutation($w: JSON) { replicate(source: "Note", target: "Note", where: $w)'
+                " { updates { modelId } } }",
+                {"w": where},
+            )
+            for reply in (notes, changes, copied):
+                assert not reply.errors, (name, reply.errors)
+            seen[name] = {
+                "notes": [n["id"] for n in notes.data["notes"]],
+                "changes": [c["modelId"] for c in changes.data["changes"]["changes"]],
+                "replicate": [u["modelId"] for u in copied.data["replicate"]["updates"]],
+            }
+    for name, found in seen.items():
+        assert other not in str(found), (name, found)
+        for path in ("notes", "changes"):
+            want = [] if name in ("t2 only", "not t1") else [own]
+            assert found[path] == want, (name, path, found)
