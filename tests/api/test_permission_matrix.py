@@ -22,7 +22,7 @@ from graphql import build_schema
 
 from . import matrix as mx
 from .conftest import graphql_repl_command
-from .helpers import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Api, assert_clean, uid
+from .helpers import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Api, assert_clean, make_user_conflict, uid
 
 pytestmark = pytest.mark.usefixtures("check_server_alive")
 
@@ -546,3 +546,71 @@ async def test_filters_narrow_never_widen(server, world, transport):
         for path in ("notes", "changes"):
             want = [] if name in ("t2 only", "not t1") else [own]
             assert found[path] == want, (name, path, found)
+
+
+@pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
+async def test_another_tenants_conflicts_are_invisible(server, world, transport):
+    """A conflict on a User (no tenantId: outside every tenant) is not listed for a t1
+    token, and resolving it answers as for a conflict that does not exist."""
+    admin = Api(server, server.token("admin"))
+    user_id, _ = await make_user_conflict(admin)
+    absent = uid("u-")
+    listed = 'query { conflicts(model: "User") { modelId } }'
+    resolve = 'mutation($id: ID!) { resolveConflict(model: "User", modelId: $id, using: TARGET) }'
+    async with mx.client(server, transport, mx.token_of(server, T1)) as run:
+        seen = await run(listed, None)
+        on_other = await run(resolve, {"id": user_id})
+        on_absent = await run(resolve, {"id": absent})
+    assert not seen.errors and seen.data == {"conflicts": []}, seen
+    assert on_other.comparable(user_id) == on_absent.comparable(absent), (on_other, on_absent)
+    assert user_id in [c["modelId"] for c in (await admin.data(listed))["conflicts"]]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_change_feed_never_shows_another_tenant(server, world, protocol):
+    """t1 feeds since before t2's document, with wheres that try to reach it: the replay and
+    the live part skip every t2 (and untenanted) change; a t1 sentinel written last is the
+    first thing the narrow ones see."""
+    admin = Api(server, server.token("admin"))
+    own, other, sentinel = world["own"], world["other"], uid("t1-sentinel-")
+    feed = (
+        "subscription($s: Checkpoint, $w: JSON) {"
+        ' changeFeed(model: "Note", since: $s, where: $w) { modelId data } }'
+    )
+    wheres = {
+        "widening": {"or": [{"tenantId": "t2"}, {"tenantId": "t1"}]},
+        "t2 or sentinel": {"or": [{"tenantId": "t2"}, {"id": sentinel}]},
+        "t2's id or sentinel": {"or": [{"id": other}, {"id": sentinel}]},
+        "unused id or sentinel": {"or": [{"id": world["absent"]}, {"id": sentinel}]},
+    }
+    async with mx.Ws(server, protocol, mx.token_of(server, T1)) as ws:
+        ids = {
+            name: await ws.send(feed, {"s": world["since"], "w": where})
+            for name, where in wheres.items()
+        }
+        assert await _event(ws, ids["widening"]) == own
+        later = uid("t1-")
+        await admin.create_note(id=uid("t2-"), tenantId="t2")
+        await admin.create_note(id=uid("tn-"))
+        await admin.data(
+            'mutation($id: ID!) { updateNote(id: $id, data: {title: "B2"}) { id } }', {"id": other}
+        )
+        await admin.create_note(id=later, tenantId="t1")
+        await admin.create_note(id=sentinel, tenantId="t1")
+        firsts = {name: await _event(ws, op_id) for name, op_id in ids.items()}
+        for op_id in ids.values():
+            await ws.stop(op_id)
+    assert firsts == {
+        "widening": later,
+        "t2 or sentinel": sentinel,
+        "t2's id or sentinel": sentinel,
+        "unused id or sentinel": sentinel,
+    }
+
+
+async def _event(ws: mx.Ws, op_id: str) -> str:
+    frame = await ws.frame(op_id)
+    assert frame["type"] in ("next", "data") and not frame["payload"].get("errors"), frame
+    change = frame["payload"]["data"]["changeFeed"]
+    assert (change["data"] or {}).get("tenantId") == "t1", change
+    return str(change["modelId"])
