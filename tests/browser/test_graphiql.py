@@ -54,11 +54,13 @@ class GraphiQLPage:
         # CodeMirror closes brackets and quotes and lets the closing key type over them.
         assert await self.editor_text(selector) == text
 
+    async def set_authorization(self, value: str) -> None:
+        await self.page.get_by_role("button", name="Headers", exact=True).click()
+        await self.type_into(HEADERS_EDITOR, json.dumps({"Authorization": value}))
+
     async def set_token(self, role: str) -> str:
         token = self.server.token(role)
-        await self.page.get_by_role("button", name="Headers", exact=True).click()
-        headers = json.dumps({"Authorization": f"Bearer {token}"})
-        await self.type_into(HEADERS_EDITOR, headers)
+        await self.set_authorization(f"Bearer {token}")
         return token
 
     async def run(self, query: str) -> None:
@@ -184,6 +186,14 @@ async def test_graphiql_change_feed_subscription_shows_a_note_created_over_http(
         pytest.fail(f"no change of {created} reached GraphiQL's result pane")
     await expect(result).to_contain_text("CREATE")
     await page.screenshot(path=str(artifacts / "graphiql-subscription.png"))
+
+
+async def test_graphiql_subscription_with_an_unknown_token_shows_the_refusal(
+    graphiql: GraphiQLPage,
+) -> None:
+    await graphiql.set_authorization("Bearer not-a-token")
+    await graphiql.run('subscription { changeFeed(model: "Note") { modelId } }')
+    await expect(graphiql.page.locator(RESULT)).to_contain_text("WebSocket closed (4403)")
 
 
 @pytest.mark.timeout(900)

@@ -46,23 +46,22 @@ function wsClient(authorization) {
   return client;
 }
 
-function closeError(event) {
+// A socket the server closed (4403: it refused the token) or that failed to connect.
+function closeMessage(event) {
   if (event instanceof Error) {
-    return event;
+    return event.message;
   }
   const reason = event?.reason ? `: ${event.reason}` : '';
-  return new Error(`WebSocket closed (${event?.code ?? 'no code'})${reason}`);
+  const hint = event?.code === 4403 ? ' (check the token in the Headers tab)' : '';
+  return `WebSocket closed (${event?.code ?? 'no code'})${reason}${hint}`;
 }
 
 async function* subscribe(params, authorization) {
   try {
     yield* wsClient(authorization).iterate(params);
   } catch (error) {
-    if (Array.isArray(error)) {
-      yield { errors: error }; // the server's GraphQL errors: show them as a result
-      return;
-    }
-    throw closeError(error);
+    // Shown in the result pane like any GraphQL error response.
+    yield { errors: Array.isArray(error) ? error : [{ message: closeMessage(error) }] };
   }
 }
 
