@@ -1,8 +1,8 @@
 // Builds the demo into ../graphql_repl/static/demo/ (or --outdir DIR): index.html,
-// style.css and one bundled, minified app.js. The output depends only on src/ and the
+// style.css, one bundled, minified app.js, and the licence of the code bundled in it. The output depends only on src/ and the
 // locked packages, so a build from the lockfile reproduces the committed files exactly.
 import { build } from "esbuild";
-import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,4 +24,9 @@ await build({
   logLevel: "warning",
 });
 for (const name of ["index.html", "style.css"]) await copyFile(join(here, "src", name), join(outdir, name));
+const bundled = ["graphql-ws"];
+const notices = await Promise.all(
+  bundled.map(async (name) => `${name}\n\n${await readFile(join(here, "node_modules", name, "LICENSE.md"), "utf8")}`),
+);
+await writeFile(join(outdir, "THIRD_PARTY_LICENSES.txt"), notices.join("\n"));
 console.log(`built ${outdir}`);

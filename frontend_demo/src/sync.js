@@ -170,6 +170,7 @@ export class Sync extends EventTarget {
             socket = ws;
             onConnected();
             this.setState("online");
+            this.log("Connected: following the change feeds from the stored checkpoints");
             this.refreshConflicts();
             this.flush();
           },

@@ -341,6 +341,20 @@ async def test_user_conflict_inbox_keep_mine_resolves_on_the_server(
     await a.screenshot(artifacts / "demo-conflict-resolved.png")
 
 
+async def test_a_refused_token_is_shown_and_not_retried(
+    boards: Callable[[], Awaitable[Board]], token: str
+) -> None:
+    board = await boards()
+    await board.page.goto(board.url)
+    await board.page.get_by_test_id("token-input").fill("not-a-token")
+    await board.page.get_by_test_id("connect").click()
+    await board.wait_state("unauthorized", timeout=5000)
+    await expect(board.page.get_by_test_id("connection-state")).to_have_text("token refused")
+    await board.page.get_by_test_id("token-input").fill(token)
+    await board.page.get_by_test_id("connect").click()
+    await board.wait_state("online")
+
+
 def test_build_from_the_lockfile_reproduces_the_committed_bundle(tmp_path: Path) -> None:
     npm = shutil.which("npm")
     assert npm is not None, "npm (Node 20+) is needed to build the demo"
