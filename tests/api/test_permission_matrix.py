@@ -439,11 +439,17 @@ KNOWN_LEAKS = {
 async def test_another_tenants_document_looks_absent(server, world, transport, probe):
     query, variables = PROBES[probe]
     other, absent = world["other"], world["absent"]
+    own = world["own"]
     async with mx.client(server, transport, mx.token_of(server, T1)) as run:
         on_other = await run(query, variables(other, world))
         on_absent = await run(query, variables(absent, world))
-    for error in on_other.errors + on_absent.errors:
+        # The control: the same probe on t1's own document does see it (last: it may
+        # change it), so an equal answer above is not an answer that sees nothing.
+        on_own = await run(query, variables(own, world))
+    for error in on_other.errors + on_absent.errors + on_own.errors:
         assert_clean(error)
+    if not probe.startswith("resolveConflict"):  # no conflict is recorded on any of them
+        assert on_own.comparable(own) != on_absent.comparable(absent), on_own
     # t2's document is untouched, whatever the answer was.
     admin = Api(server, server.token("admin"))
     after = (await admin.data(NOTE, {"id": other}))["note"]
