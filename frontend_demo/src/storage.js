@@ -2,7 +2,8 @@
 // - per model, the documents as the server last sent them (rev, data, clock) and the
 //   checkpoint of the last change applied: saved together, so a reload resumes the feed
 //   exactly where the saved documents end;
-// - the outbox: local edits not yet accepted by the server (one entry per document);
+// - the outbox: local edits not yet accepted by the server, one key per document, so
+//   that two windows of one browser never overwrite each other's queued edits;
 // - the conflicts this browser caused (so the inbox can say which side is "mine").
 
 const PREFIX = "graphql_repl.demo.v1";
@@ -45,8 +46,8 @@ export class Replica {
         docs: new Map(saved?.docs ?? []),
       });
     }
-    this.outbox = new Map(load(`${this.prefix}.outbox`, []));
-    this.mine = load(`${this.prefix}.mine`, {});
+    this.outbox = this.loadAll("outbox");
+    this.mine = this.loadAll("mine");
     this.dirty = new Set();
     this.timer = null;
     addEventListener("pagehide", () => this.saveNow());
@@ -99,9 +100,33 @@ export class Replica {
     this.dirty.clear();
   }
 
-  /** The outbox is saved at once: an edit must survive a reload right after it. */
-  saveOutbox() {
-    localStorage.setItem(`${this.prefix}.outbox`, JSON.stringify([...this.outbox]));
-    localStorage.setItem(`${this.prefix}.mine`, JSON.stringify(this.mine));
+  // The outbox and the conflicts are saved at once: an edit must survive a reload.
+
+  queue(key, entry) {
+    this.outbox.set(key, entry);
+    localStorage.setItem(`${this.prefix}.outbox.${key}`, JSON.stringify(entry));
+  }
+
+  unqueue(key) {
+    this.outbox.delete(key);
+    localStorage.removeItem(`${this.prefix}.outbox.${key}`);
+  }
+
+  /** Remember (or, with null, forget) the source rev of a conflict this browser caused. */
+  setMine(key, sourceRev) {
+    if (sourceRev === null) this.mine.delete(key);
+    else this.mine.set(key, sourceRev);
+    if (sourceRev === null) localStorage.removeItem(`${this.prefix}.mine.${key}`);
+    else localStorage.setItem(`${this.prefix}.mine.${key}`, JSON.stringify(sourceRev));
+  }
+
+  loadAll(kind) {
+    const start = `${this.prefix}.${kind}.`;
+    const out = new Map();
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (key.startsWith(start)) out.set(key.slice(start.length), load(key, null));
+    }
+    return out;
   }
 }

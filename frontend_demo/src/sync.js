@@ -281,8 +281,7 @@ export class Sync extends EventTarget {
     const entry = this.replica.outbox.get(key);
     const doc = this.replica.doc(model, id);
     if (entry?.type === "CREATE" && !doc) {
-      this.replica.outbox.delete(key); // never reached the server
-      this.replica.saveOutbox();
+      this.replica.unqueue(key); // never reached the server
       this.emit("change");
       return;
     }
@@ -295,8 +294,7 @@ export class Sync extends EventTarget {
   queue(entry) {
     const key = `${entry.model}:${entry.id}`;
     const version = (this.replica.outbox.get(key)?.version ?? 0) + 1;
-    this.replica.outbox.set(key, { ...entry, version });
-    this.replica.saveOutbox();
+    this.replica.queue(key, { ...entry, version });
     this.emit("change");
     this.scheduleFlush();
   }
@@ -330,7 +328,6 @@ export class Sync extends EventTarget {
         const { bulkUpdate } = await request(this.httpUrl, this.token, BULK_UPDATE, { model, updates });
         if (replica !== this.replica) return;
         bulkUpdate.results.forEach((result, i) => this.settle(model, sent[i], result, bulkUpdate.conflicts));
-        replica.saveOutbox();
         this.emit("change");
       }
       pushed = true;
@@ -367,18 +364,18 @@ export class Sync extends EventTarget {
         // Edited while the push was on its way: rebase the newer edit on the result.
         const data = { ...result.data };
         for (const name of Object.keys(current.clock).filter(isField)) data[name] = current.data[name];
-        replica.outbox.set(key, { ...current, type: "UPDATE", prev: result.rev, data });
+        replica.queue(key, { ...current, type: "UPDATE", prev: result.rev, data });
       } else {
-        replica.outbox.delete(key);
+        replica.unqueue(key);
       }
     } else if (result.status === "CONFLICT") {
       const conflict = conflicts.find((c) => c.modelId === entry.id);
-      if (conflict) replica.mine[key] = conflict.sourceRev;
-      replica.outbox.delete(key);
+      if (conflict) replica.setMine(key, conflict.sourceRev);
+      replica.unqueue(key);
       this.log(`${label}: conflict, see the inbox`, "conflict");
       this.refreshConflicts();
     } else {
-      replica.outbox.delete(key);
+      replica.unqueue(key);
       this.log(`${label}: rejected (${result.error ?? result.status})`, "error");
     }
   }
@@ -401,7 +398,7 @@ export class Sync extends EventTarget {
 
   /** Whether this browser pushed the source side of `conflict`. */
   isMine(conflict) {
-    return this.replica?.mine[`${conflict.model}:${conflict.modelId}`] === conflict.sourceRev;
+    return this.replica?.mine.get(`${conflict.model}:${conflict.modelId}`) === conflict.sourceRev;
   }
 
   async resolve(conflict, using, data = null) {
@@ -411,8 +408,7 @@ export class Sync extends EventTarget {
       using,
       data,
     });
-    delete this.replica.mine[`${conflict.model}:${conflict.modelId}`];
-    this.replica.saveOutbox();
+    this.replica.setMine(`${conflict.model}:${conflict.modelId}`, null);
     this.log(`${conflict.model} ${conflict.modelId}: conflict resolved (${using})`);
     await this.refreshConflicts();
   }

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend_demo"
 BUILT = ROOT / "graphql_repl" / "static" / "demo"
 LIVE_MS = 1000  # a change shows in the other window within a second
-SYNC_MS = 15_000  # reconnecting (backoff included) and catching up
+SYNC_MS = 20_000  # reconnecting (backoff included) and catching up
 
 
 def unique(prefix: str) -> str:
@@ -245,6 +245,34 @@ async def test_offline_edits_of_different_fields_merge_on_reconnect(
     assert stored["notes"] == [{"title": f"{title} to Lisbon", "body": "pack bags, book hotel"}]
     await a.screenshot(artifacts / "demo-merged-a.png")
     await b.screenshot(artifacts / "demo-merged-b.png")
+
+
+async def test_offline_edits_survive_closing_the_window(
+    boards: Callable[[], Awaitable[Board]], token: str
+) -> None:
+    a, b = await boards(), await boards()
+    await a.open(token)
+    await b.open(token)
+    title, second = unique("Draft"), unique("Idea")
+    await b.add_note(title, "first words")
+    await expect(a.note(title)).to_be_visible()
+
+    await a.go_offline()
+    await a.edit_note(title, body="written on the train")
+    await a.add_note(second, "also offline")
+    await expect(a.page.get_by_test_id("outbox-count")).to_have_attribute("data-count", "2")
+    await a.page.close()  # the queued edits are only in this browser's storage now
+    await a.context.set_offline(False)
+    await expect(b.note(title).get_by_test_id("note-body")).to_have_text("first words")
+
+    reopened = Board(a.context, await a.context.new_page(), a.server)
+    await reopened.open()
+    for board in (reopened, b):
+        await expect(board.note(title).get_by_test_id("note-body")).to_have_text(
+            "written on the train", timeout=SYNC_MS
+        )
+        await expect(board.note(second)).to_be_visible(timeout=SYNC_MS)
+    await expect(reopened.page.get_by_test_id("outbox-count")).to_have_attribute("data-count", "0")
 
 
 CREATE_NOTE = "mutation($d: NoteInput!) { createNote(data: $d) { id } }"
