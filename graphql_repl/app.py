@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -49,6 +51,11 @@ class GraphQLApp(GraphQL[Context, None]):
             keep_alive=True,
             keep_alive_interval=settings.keep_alive_interval,
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
+            # Counted (and refused with a contract error code) by changeFeed itself.
+            max_subscriptions_per_connection=None,
+            # Browser pages on these origins may open WebSockets (same-origin pages and
+            # non-browser clients always may).
+            allowed_origins=settings.cors_origins,
             **kwargs,
         )
         self.repository = repository
@@ -59,6 +66,29 @@ class GraphQLApp(GraphQL[Context, None]):
             settings.jwt_audience,
             settings.auth_recheck_interval,
         )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # Strawberry answers requests it cannot read with plain text; clients of a
+        # GraphQL API expect a GraphQL error.
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_USER_INPUT"
+            error = {"message": exc.reason, "extensions": {"code": code}}
+            response = JSONResponse({"data": None, "errors": [error]}, exc.status_code)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:  # invalid JSON or invalid UTF-8
+            raise HTTPException(400, "Unable to parse the request body as JSON") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request must be a JSON object with a query")
+        return value
 
     async def render_graphql_ide(self, request: Request) -> Response:
         page = web.graphiql_html()

@@ -9,7 +9,7 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import AsyncGenerator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
 from typing import Annotated, Any
 
 import strawberry
@@ -21,13 +21,15 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from ..auth import Permission as Perm
 from ..errors import BadInput, ReplError, Unauthenticated
 from ..models import Field, FieldType, Model, Registry
+from ..replication import Change, LocalModel
 from ..replication import CheckpointPair as DomainPair
-from ..replication import LocalModel
 from ..settings import Settings
 from . import types as t
 from .context import Context
@@ -159,7 +161,14 @@ class Subscription:
         since: Checkpoint | None = None,
         where: JSON | None = None,
     ) -> AsyncGenerator[t.Change, None]:
+        # A coroutine returning the stream (not an async generator itself), so that
+        # refusals are answered when the subscription starts, over HTTP too.
         context: Context = info.context
+        if not context.over_websocket:
+            raise BadInput(
+                "Subscriptions are served over WebSocket (graphql-transport-ws or graphql-ws) "
+                "on this same path"
+            )
         principal = await context.verified_principal()
         settings = context.repository.settings
         if context.subscriptions >= settings.max_subscriptions:
@@ -176,12 +185,16 @@ class Subscription:
         feed = context.repository.feed(
             model, since, where, principal.tenant, still_valid, settings.auth_recheck_interval
         )
-        context.subscriptions += 1
-        try:
-            async for change in feed:
-                yield context.events.get(change)
-        finally:
-            context.subscriptions -= 1
+        return _stream(context, feed)
+
+
+async def _stream(context: Context, feed: AsyncIterator[Change]) -> AsyncGenerator[t.Change, None]:
+    context.subscriptions += 1
+    try:
+        async for change in feed:
+            yield context.events.get(change)
+    finally:
+        context.subscriptions -= 1
 
 
 # -- typed fields per model ---------------------------------------------------------------
@@ -318,6 +331,29 @@ class ReportingParserCache(ParserCache):
 
 
 class Schema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # One result per request (plain HTTP): a subscription has no place there; it is
+        # refused before it runs (streams go through ``subscribe``/``stream``).
+        allowed = set(OperationType if allowed_operation_types is None else allowed_operation_types)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
