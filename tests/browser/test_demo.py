@@ -86,6 +86,8 @@ class Board:
         self.server = server
         self.received = Received()
         self.received.watch(page)
+        self.requested: list[str] = []  # every URL the page asked for
+        page.on("request", lambda request: self.requested.append(request.url))
 
     @property
     def url(self) -> str:
@@ -207,6 +209,10 @@ async def test_two_windows_show_each_others_creates_edits_and_deletes_within_a_s
     await a.note(title).get_by_test_id("delete-note").click()
     deleted = await elapsed_until(expect(b.note(title)).to_have_count(0, timeout=LIVE_MS))
     await expect(a.note(title)).to_have_count(0)
+    origin = f"127.0.0.1:{a.server.port}/"
+    offsite = [u for u in a.requested + b.requested if not u.split("://", 1)[1].startswith(origin)]
+    assert not offsite, f"the demo must load nothing from elsewhere (no CDN): {offsite}"
+    assert any(u.endswith("/demo/app.js") for u in a.requested)
     print(
         f"shown in the other window after: create {created:.3f}s, edit {edited:.3f}s, "
         f"delete {deleted:.3f}s"
