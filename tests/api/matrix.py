@@ -175,7 +175,6 @@ class Generator:
     # Argument name -> its value for a binding of model arguments (or OMIT), first.
     overrides: dict[str, Callable[[dict[str, str]], Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    _n: itertools.count[int] = field(default_factory=itertools.count)
 
     def operations(self) -> list[Op]:
         unknown = sorted(set(self.models) - set(MODEL_ROLES))

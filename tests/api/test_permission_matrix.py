@@ -41,8 +41,12 @@ def generated(sdl: str) -> tuple[Any, list[mx.Op]]:
 
 
 def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    """Rows as aligned columns, for a failure message."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
 
 
@@ -297,7 +301,6 @@ NOTE = "query($id: ID!) { note(id: $id) { id title tenantId } }"
 CHANGE = "model modelId type rev prev checkpoint data revs"
 CONFLICT = "model modelId sourceRev targetRev sourceData targetData fields"
 RESULT = "modelId status rev data error"
-WIDEN = "or"  # a where that tries to reach tenant t2 as well as the given id
 
 
 @pytest.fixture
