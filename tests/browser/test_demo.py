@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,9 +144,11 @@ class Board:
 
 
 @pytest.fixture
-def server(browser_servers: ServerFactory) -> Server:
+def server(browser_servers: ServerFactory) -> Iterator[Server]:
     """A server on a fresh store, for this test alone."""
-    return browser_servers.start()
+    started = browser_servers.start()
+    yield started
+    browser_servers.close([started])
 
 
 @pytest.fixture
