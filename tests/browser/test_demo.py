@@ -391,15 +391,21 @@ async def test_a_refused_token_is_shown_and_not_retried(
     await board.wait_state("online")
 
 
+def npm(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run npm in ``frontend_demo/``; fails the test when npm is missing or fails."""
+    found = shutil.which("npm")
+    assert found is not None, "npm (Node 20+) is needed to build the demo"
+    done = subprocess.run(
+        [found, *args], cwd=FRONTEND, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, f"npm {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+    return done
+
+
 def test_build_from_the_lockfile_reproduces_the_committed_bundle(tmp_path: Path) -> None:
-    npm = shutil.which("npm")
-    assert npm is not None, "npm (Node 20+) is needed to build the demo"
-    run = {"cwd": FRONTEND, "capture_output": True, "text": True, "timeout": 600, "check": False}
-    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], **run)  # type: ignore[call-overload]
-    assert done.returncode == 0, done.stderr[-3000:]
+    npm("ci", "--no-audit", "--no-fund")  # the packages, exactly as locked
     start = time.monotonic()
-    done = subprocess.run([npm, "run", "build", "--", "--outdir", str(tmp_path)], **run)  # type: ignore[call-overload]
-    assert done.returncode == 0, done.stderr[-3000:]
+    npm("run", "build", "--", "--outdir", str(tmp_path))
     print(f"build: {time.monotonic() - start:.2f}s")
     built = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     committed = {p.relative_to(BUILT): p.read_bytes() for p in BUILT.rglob("*") if p.is_file()}
