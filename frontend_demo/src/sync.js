@@ -30,6 +30,7 @@ const KEEPALIVE_MS = 10_000;
 const PONG_TIMEOUT_MS = 5_000;
 const CONFLICT_POLL_MS = 5_000;
 const MAX_BACKOFF_MS = 5_000;
+const REFUSED = ["UNAUTHENTICATED", "FORBIDDEN"];
 
 const isField = (name) => name !== "id" && !name.startsWith("_");
 
@@ -114,9 +115,10 @@ export class Sync extends EventTarget {
         await this.runSession(generation, () => (connected = true));
       } catch (error) {
         if (generation !== this.generation) return;
-        if (error instanceof GraphQLError && error.code === "UNAUTHENTICATED") {
+        if (error instanceof GraphQLError && REFUSED.includes(error.code)) {
+          // Retrying cannot help (an unknown token, or one without the replicator role).
           this.setState("unauthorized");
-          this.log(`The server refused the token: ${error.message}`);
+          this.log(`The server refused the token: ${error.message}`, "error");
           return;
         }
         this.log(`Connection lost: ${error.message ?? error}`);
@@ -183,7 +185,9 @@ export class Sync extends EventTarget {
           pong: (received) => received && clearTimeout(pongTimer),
           closed: (event) => {
             if (event?.code === 4401 || event?.code === 4403) {
-              end(new GraphQLError([{ message: event.reason, extensions: { code: "UNAUTHENTICATED" } }]));
+              // connection_init refused (graphql-transport-ws)
+              const code = event.code === 4401 ? "UNAUTHENTICATED" : "FORBIDDEN";
+              end(new GraphQLError([{ message: event.reason || code, extensions: { code } }]));
             } else {
               end(new Error(event?.reason || `connection closed (${event?.code ?? "?"})`));
             }

@@ -386,6 +386,10 @@ async def test_a_refused_token_is_shown_and_not_retried(
     await board.page.get_by_test_id("connect").click()
     await board.wait_state("unauthorized", timeout=5000)
     await expect(board.page.get_by_test_id("connection-state")).to_have_text("token refused")
+    # A known token without REPLICATE (the change feed needs it) is refused as well.
+    await board.page.get_by_test_id("token-input").fill(board.server.token("writer"))
+    await board.page.get_by_test_id("connect").click()
+    await board.wait_state("unauthorized", timeout=5000)
     await board.page.get_by_test_id("token-input").fill(token)
     await board.page.get_by_test_id("connect").click()
     await board.wait_state("online")
