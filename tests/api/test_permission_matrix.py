@@ -119,16 +119,72 @@ async def _replies(
         return [mx.Reply(rejected=str(rejected)) for _ in ops]
 
 
+def _on(doc_id: str) -> dict[str, Callable[[dict[str, str]], Any]]:
+    """Generator overrides: every operation that names a document names ``doc_id``."""
+    return {
+        "id": lambda b: doc_id,
+        "modelId": lambda b: doc_id,
+        "where": lambda b: {"id": doc_id},
+    }
+
+
+async def _seed_existing(server, models: list[str]) -> str:
+    """One document with the same new id in every model, of no tenant, written by an admin."""
+    admin = Api(server, server.token("admin"))
+    doc_id = uid("mx-existing-")
+    for model in models:
+        await admin.data(
+            f"mutation($d: {model}Input!) {{ create{model}(data: $d) {{ id }} }}",
+            {"d": {"id": doc_id}},
+        )
+    return doc_id
+
+
+async def _still_there(server, models: list[str], doc_id: str) -> list[str]:
+    admin = Api(server, server.token("admin"))
+    gone = []
+    for model in models:
+        get = model[0].lower() + model[1:]
+        found = await admin.data(f"query($id: ID!) {{ {get}(id: $id) {{ id }} }}", {"id": doc_id})
+        if found[get] is None:
+            gone.append(model)
+    return gone
+
+
+def _sees(schema, principal: mx.Principal, op: mx.Op, transport: str) -> bool:
+    """Whether ``principal`` may see a document of no tenant through ``op``."""
+    want = mx.expected(schema, principal, op, transport)
+    blocked = (mx.UNAUTHENTICATED, mx.FORBIDDEN, mx.REJECTED, mx.LEGACY_REFUSED)
+    return principal.tenant is None and want not in blocked
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_permission_matrix(server, generated, transport):
+async def test_permission_matrix(server, sdl, generated, transport):
+    """Every principal, every query and mutation (on absent documents): the outcome the
+    contract gives. And where the principal may not see a document (no or unknown token,
+    no permission, or a tenant-bound token: the document has no tenant), the operation on
+    an existing document answers exactly as on an absent one (CONTRACT §5: neither leaks
+    whether a document exists)."""
     schema, ops = generated
-    ops = [op for op in ops if op.root != "Subscription"]
+    models = mx.models_of(schema)
+    existing = await _seed_existing(server, models)
+    _, on_existing = mx.generate(sdl, _on(existing))
+    pairs = [(a, e) for a, e in zip(ops, on_existing, strict=True) if a.root != "Subscription"]
     mismatches: list[tuple[str, ...]] = []
-    checked = 0
+    leaks: list[tuple[str, ...]] = []
+    checked = compared = 0
     started = time.monotonic()
     for principal in mx.PRINCIPALS:
-        replies = await _replies(server, transport, principal, ops)
-        for op, reply in zip(ops, replies, strict=True):
+        blind = [
+            (a, e)
+            for a, e in pairs
+            if e.variables != a.variables and not _sees(schema, principal, a, transport)
+        ]
+        replies = await _replies(
+            server, transport, principal, [a for a, _ in pairs] + [e for _, e in blind]
+        )
+        on_absent = dict(zip([a.label for a, _ in pairs], replies, strict=False))
+        for (op, _), reply in zip(pairs, replies, strict=False):
             checked += 1
             want = mx.expected(schema, principal, op, transport)
             got = mx.outcome(reply, op)
@@ -139,10 +195,23 @@ async def test_permission_matrix(server, generated, transport):
             if got != want:
                 detail = reply.rejected or str(reply.errors or reply.data)[:160]
                 mismatches.append((principal.name, op.label, want, got, detail))
-    print(f"{transport}: {checked} operations in {time.monotonic() - started:.1f} s")
+        for (op, _), reply in zip(blind, replies[len(pairs) :], strict=True):
+            compared += 1
+            absent = on_absent[op.label]
+            if reply.comparable(existing) != absent.comparable(mx.ABSENT):
+                shown = [str(r.errors or r.data)[:100] for r in (reply, absent)]
+                leaks.append((principal.name, op.label, *shown))
+    print(
+        f"{transport}: {checked} operations, {compared} compared on an existing document,"
+        f" in {time.monotonic() - started:.1f} s"
+    )
     assert not mismatches, f"{len(mismatches)} of {checked} answers differ:\n" + table(
         mismatches, ("principal", "operation", "expected", "got", "answer")
     )
+    assert not leaks, f"{len(leaks)} answers tell an existing document from none:\n" + table(
+        leaks, ("principal", "operation", "on the document", "on an absent id")
+    )
+    assert await _still_there(server, models, existing) == []
 
 
 # -- the change feed on both WebSocket subprotocols ---------------------------------------
