@@ -34,6 +34,16 @@ const REFUSED = ["UNAUTHENTICATED", "FORBIDDEN"];
 
 const isField = (name) => name !== "id" && !name.startsWith("_");
 
+/** A readable reason from what graphql-ws reports: an Error, a CloseEvent or an Event. */
+function describe(error) {
+  if (error instanceof Error) return error.message;
+  if (typeof CloseEvent !== "undefined" && error instanceof CloseEvent) {
+    return `connection closed (${error.code}${error.reason ? `: ${error.reason}` : ""})`;
+  }
+  if (error instanceof Event) return "could not reach the server";
+  return String(error);
+}
+
 export class Sync extends EventTarget {
   constructor({ httpUrl, wsUrl }) {
     super();
@@ -121,7 +131,7 @@ export class Sync extends EventTarget {
           this.log(`The server refused the token: ${error.message}`, "error");
           return;
         }
-        this.log(`Connection lost: ${error.message ?? error}`);
+        this.log(`Connection lost: ${describe(error)}`);
       }
       if (generation !== this.generation) return;
       failures = connected ? 1 : failures + 1;

@@ -328,7 +328,10 @@ async def test_reload_and_reconnect_resume_from_the_stored_checkpoint(
 
     # A dropped connection (the server restarts): the page reconnects and catches up.
     board.received.changes.clear()
-    browser_servers.restart(server)
+    server.stop()
+    await board.wait_state("reconnecting", timeout=5000)
+    await board.screenshot(artifacts / "demo-reconnecting.png")
+    browser_servers.restart(server)  # the same store and port
     await graphql(server, token, UPDATE_NOTE, id=ids[3], d={"title": "Note 03 while away"})
     await expect(board.note("Note 03 while away")).to_be_visible(timeout=SYNC_MS)
     await board.wait_state("online")
