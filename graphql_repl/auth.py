@@ -62,8 +62,13 @@ def _hash(secret: str) -> str:
 def check_role(role: str, tenant: str | None) -> None:
     if role not in ROLES:
         raise BadInput(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    if tenant is not None and not tenant:
-        raise BadInput("A tenant must not be empty")
+    if tenant is not None and not valid_tenant(tenant):
+        raise BadInput("A tenant must be a non-empty name without ':'")
+
+
+def valid_tenant(tenant: object) -> bool:
+    """Tenant names: non-empty, without the separator of tenant ids (``T:<id>``)."""
+    return isinstance(tenant, str) and bool(tenant) and ":" not in tenant
 
 
 async def create_token(
@@ -158,7 +163,7 @@ class Authenticator:
         except jwt.PyJWTError:
             return None
         role, tenant = claims.get("role"), claims.get("tenant")
-        if role not in ROLES or not (tenant is None or (isinstance(tenant, str) and tenant)):
+        if role not in ROLES or not (tenant is None or valid_tenant(tenant)):
             return None
         subject = claims.get("sub")
         return Principal(

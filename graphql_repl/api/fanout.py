@@ -22,17 +22,19 @@ _SHARED = "_graphql_repl_results"
 
 
 class SharedEvents:
-    """Recent feed events by (model, checkpoint): a checkpoint names one entry of one
-    change log, so every subscriber that receives it receives the same change. Bounded: a
-    subscriber far behind the others just executes its own copy."""
+    """Recent feed events by (model, checkpoint, id): a checkpoint names one entry of one
+    change log, so every subscriber that receives it receives the same change (with the
+    id its view gives the document). Bounded: a subscriber far behind the others just
+    executes its own copy."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._events: OrderedDict[tuple[str, str | None], t.Change] = OrderedDict()
+        self._events: OrderedDict[tuple[str, str | None, str], t.Change] = OrderedDict()
 
     def get(self, change: DomainChange) -> t.Change:
         """The one GraphQL ``Change`` object for a feed change, whoever receives it."""
-        key = (change.model, change.checkpoint)
+        # The id is part of the key: views scoped to a tenant show ids of their own.
+        key = (change.model, change.checkpoint, change.model_id)
         event = self._events.get(key)
         if event is None:
             event = self._events[key] = t.Change.of(change)

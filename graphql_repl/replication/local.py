@@ -3,11 +3,18 @@
 ``LocalModel`` is the local end of replication (a remote server's model is the other kind,
 over GraphQL). Every write, whether a typed ``create`` or a replicated update, goes through
 the store's ``transact`` so the document and its change entry are one atomic step.
+
+Tenants have id spaces of their own. A document of tenant ``T`` (``tenantId: "T"``) is
+stored under the id ``T:<id>``: that is its id for callers that see every tenant, while a
+view scoped to ``T`` (a tenant-bound token) reads and writes it as ``<id>``. So two tenants
+can use the same id without meeting, and nothing a tenant-bound caller does can tell
+whether another tenant uses an id. A document cannot change tenants (its id would).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadInput, Forbidden, InvalidDocument, NotFound
-from ..filters import NOTHING, Condition, Filter, conjoin, parse_filter
+from ..filters import NOTHING, And, Condition, Filter, Or, conjoin, parse_filter
 from ..models import Document, Model, Strategy
 from ..settings import Settings
 from ..stores.base import Store, StoredConflict, StoredDoc, WriteBatch
@@ -39,6 +46,12 @@ from .types import (
 
 MAX_PAGE = 5000
 TENANT_FIELD = "tenantId"
+TENANT_SEPARATOR = ":"
+
+
+def tenant_key(tenant: str, model_id: str) -> str:
+    """The stored id of tenant ``tenant``'s document ``model_id``."""
+    return f"{tenant}{TENANT_SEPARATOR}{model_id}"
 
 
 @dataclass(slots=True)
@@ -81,28 +94,62 @@ class LocalModel:
         return view
 
     def filter(self, where: Any) -> Filter | None:
-        """Parse a client's ``where`` and narrow it to this view's tenant."""
+        """Parse a client's ``where`` and narrow it to this view's tenant (conditions on
+        ``id`` are about the tenant's own ids)."""
         parsed = parse_filter(self.model, where)
         if self.tenant is None:
             return parsed
         if TENANT_FIELD not in self.model.by_name:
             return NOTHING
-        return conjoin(Condition(TENANT_FIELD, "eq", self.tenant, False), parsed)
+        own = None if parsed is None else _qualify_ids(parsed, tenant_key(self.tenant, ""))
+        return conjoin(Condition(TENANT_FIELD, "eq", self.tenant, False), own)
 
     def _visible(self, doc: StoredDoc) -> bool:
         return self.tenant is None or doc.data.get(TENANT_FIELD) == self.tenant
 
-    def _claim(self, content: Document) -> Document:
-        """``content`` as this view may write it: in its tenant (filled in when absent)."""
+    def _key(self, model_id: str) -> str:
+        """The stored id of the document this view calls ``model_id``."""
+        return model_id if self.tenant is None else tenant_key(self.tenant, model_id)
+
+    def _own_id(self, key: str) -> str:
+        """The id this view gives the document stored as ``key``."""
         if self.tenant is None:
-            return content
+            return key
+        prefix = tenant_key(self.tenant, "")
+        return key[len(prefix) :] if key.startswith(prefix) else key
+
+    def _out(self, data: Document | None) -> Document | None:
+        """A stored document as this view shows it."""
+        if data is None or self.tenant is None or "id" not in data:
+            return data
+        return {**data, "id": self._own_id(data["id"])}
+
+    def _claim(self, content: Document) -> Document:
+        """``content`` (with this view's id for it) as stored: in this view's tenant
+        (filled in when absent), under the tenant's id space."""
+        if self.tenant is not None:
+            if TENANT_FIELD not in self.model.by_name:
+                raise Forbidden(f"A tenant-bound token cannot write {self.name} documents")
+            owner = content.get(TENANT_FIELD)
+            if owner is not None and owner != self.tenant:
+                raise Forbidden("A tenant-bound token can only write documents of its own tenant")
+            return {**content, "id": self._key(content["id"]), TENANT_FIELD: self.tenant}
         if TENANT_FIELD not in self.model.by_name:
-            raise Forbidden(f"A tenant-bound token cannot write {self.name} documents")
+            return content
         owner = content.get(TENANT_FIELD)
         if owner is None:
-            return {**content, TENANT_FIELD: self.tenant}
-        if owner != self.tenant:
-            raise Forbidden("A tenant-bound token can only write documents of its own tenant")
+            if TENANT_SEPARATOR in content["id"]:
+                raise InvalidDocument(
+                    f"{self.name}: ids containing {TENANT_SEPARATOR!r} are those of tenant "
+                    "documents (a tenantId is missing)"
+                )
+        elif TENANT_SEPARATOR in owner:
+            raise InvalidDocument(f"{self.name}: a tenantId cannot contain {TENANT_SEPARATOR!r}")
+        elif not content["id"].startswith(tenant_key(owner, "")):
+            raise InvalidDocument(
+                f"{self.name}: documents of tenant {owner!r} have ids starting with "
+                f"{tenant_key(owner, '')!r} (a document cannot change tenants)"
+            )
         return content
 
     # -- the change log -----------------------------------------------------------------
@@ -135,14 +182,22 @@ class LocalModel:
             kind = ChangeType.CREATE if doc.prev is None else ChangeType.UPDATE
         return Change(
             self.name,
-            doc.model_id,
+            self._own_id(doc.model_id),
             kind,
             doc.rev,
             doc.prev,
             doc.checkpoint,
-            None if doc.deleted else doc.data,
+            None if doc.deleted else self._out(doc.data),
             doc.clock,
             doc.ancestors,
+        )
+
+    def localize(self, change: Change) -> Change:
+        """A change as the unscoped model reported it, as this view shows it."""
+        if self.tenant is None:
+            return change
+        return dataclasses.replace(
+            change, model_id=self._own_id(change.model_id), data=self._out(change.data)
         )
 
     # -- diff ---------------------------------------------------------------------------
@@ -156,8 +211,9 @@ class LocalModel:
             if (c.type is ChangeType.DELETE) != (c.rev is None):
                 raise BadInput(f"changes[{i}]: a DELETE has no rev, a CREATE or UPDATE needs one")
         ids = list(dict.fromkeys(c.model_id for c in changes))
+        keys = [self._key(i) for i in ids]
         local = {
-            k: d for k, d in (await self.store.get(self.name, ids)).items() if self._visible(d)
+            k: d for k, d in (await self.store.get(self.name, keys)).items() if self._visible(d)
         }
         page = await self.store.changes(
             self.name, since, self.filter({"id": {"inq": ids}}), max(len(ids), 1)
@@ -166,14 +222,15 @@ class LocalModel:
         deltas: list[Change] = []
         conflicts: list[Conflict] = []
         for c in changes:
-            cur = local.get(c.model_id)
+            key = self._key(c.model_id)
+            cur = local.get(key)
             relation = _relate(cur, sid(c.rev, c.prev), _ancestors(c.prev, c.revs), {})
             if relation in (Relation.SAME, Relation.STALE):
                 continue
-            if relation is Relation.DIVERGED and c.model_id in changed_since:
+            if relation is Relation.DIVERGED and key in changed_since:
                 assert cur is not None
                 conflicts.append(
-                    Conflict(self.name, c.model_id, c.rev, cur.rev, None, _live(cur), [])
+                    Conflict(self.name, c.model_id, c.rev, cur.rev, None, self._out(_live(cur)), [])
                 )
             else:
                 deltas.append(
@@ -209,10 +266,17 @@ class LocalModel:
             )
             results.extend(chunk_results)
             conflicts.extend(chunk_conflicts)
+        if self.tenant is not None:
+            results = [
+                dataclasses.replace(r, model_id=self._own_id(r.model_id), data=self._out(r.data))
+                for r in results
+            ]
         return BulkUpdateResult(results, conflicts, await self.checkpoint())
 
     def _prepare(self, u: Update) -> _Incoming:
-        model_id = u.model_id if isinstance(u.model_id, str) else ""
+        """The update, in stored ids (its ``model_id`` is the stored id)."""
+        own_id = u.model_id if isinstance(u.model_id, str) else ""
+        model_id = self._key(own_id) if own_id else ""
         clock = (
             {k: v for k, v in u.clock.items() if is_stamp(v)} if isinstance(u.clock, dict) else {}
         )
@@ -224,7 +288,7 @@ class LocalModel:
                 return _Incoming(model_id, None, None, u.prev, sid(None, u.prev), ancestors, clock)
             if u.data is None:
                 raise InvalidDocument(f"a {u.type.value} needs the whole document in data")
-            content = self._claim(self.model.validate(u.data, model_id))
+            content = self._claim(self.model.validate(u.data, own_id))
         except (InvalidDocument, Forbidden) as exc:
             return _Incoming(model_id, None, None, None, "", [], {}, exc.message)
         rev = rev_of(content)
@@ -246,7 +310,9 @@ class LocalModel:
                 continue
             cur = current.get(inc.model_id)
             if cur is not None and not self._visible(cur):
-                error = f"{self.name} {inc.model_id!r} belongs to another tenant"
+                # Only an unscoped caller's id can name another tenant's document, and
+                # its own claim already refuses that; kept as a guard.
+                error = f"{self.name} {inc.model_id!r} is outside this token's tenant"
                 results.append(UpdateResult(inc.model_id, UpdateStatus.REJECTED, error=error))
                 continue
             status, new, conflict = self._settle(inc, cur)
@@ -427,11 +493,11 @@ class LocalModel:
     def _conflict(self, c: StoredConflict) -> Conflict:
         return Conflict(
             self.name,
-            c.model_id,
+            self._own_id(c.model_id),
             c.source_rev,
             c.target_rev,
-            c.source_data,
-            c.target_data,
+            self._out(c.source_data),
+            self._out(c.target_data),
             c.fields,
         )
 
@@ -452,6 +518,7 @@ class LocalModel:
             if data is None:
                 raise BadInput("A MANUAL resolution needs data")
             content = self._claim(self.model.validate(data, model_id))
+        own_id, model_id = model_id, self._key(model_id)
 
         def decide(
             current: dict[str, StoredDoc], pending: dict[str, StoredConflict]
@@ -459,7 +526,7 @@ class LocalModel:
             conflict = pending.get(model_id)
             cur = current.get(model_id)
             if conflict is None or (cur is not None and not self._visible(cur)):
-                raise NotFound(f"No conflict is recorded for {self.name} {model_id!r}")
+                raise NotFound(f"No conflict is recorded for {self.name} {own_id!r}")
             source = _Incoming(
                 model_id,
                 conflict.source_data,
@@ -480,13 +547,14 @@ class LocalModel:
             return WriteBatch([new], [], [model_id]), _live(new)
 
         _, result = await self.store.transact(self.name, [model_id], decide)
-        return result
+        return self._out(result)
 
     # -- typed reads and writes (web apps) ------------------------------------------------
 
     async def get(self, model_id: str) -> Document | None:
-        doc = (await self.store.get(self.name, [model_id])).get(model_id)
-        return None if doc is None or not self._visible(doc) else _live(doc)
+        key = self._key(model_id)
+        doc = (await self.store.get(self.name, [key])).get(key)
+        return None if doc is None or not self._visible(doc) else self._out(_live(doc))
 
     async def find(self, where: Any = None, limit: int = 100, offset: int = 0) -> list[Document]:
         if not 1 <= limit <= MAX_PAGE:
@@ -494,12 +562,16 @@ class LocalModel:
         if offset < 0:
             raise BadInput("offset must not be negative")
         docs = await self.store.find(self.name, self.filter(where), limit, offset)
-        return [d.data for d in docs]
+        return [self._out(d.data) or d.data for d in docs]
 
     async def create(self, data: Any) -> Document:
         if not isinstance(data, dict):
             raise InvalidDocument(f"{self.name}: a document must be a JSON object")
-        model_id = data.get("id") or uuid.uuid4().hex
+        model_id = data.get("id")
+        if not model_id:
+            owner = data.get(TENANT_FIELD) if self.tenant is None else None
+            fresh = uuid.uuid4().hex
+            model_id = tenant_key(owner, fresh) if isinstance(owner, str) and owner else fresh
         content = self._claim(self.model.validate({**data, "id": model_id}))
 
         def change(cur: StoredDoc | None) -> Document | None:
@@ -519,9 +591,10 @@ class LocalModel:
         def change(cur: StoredDoc | None) -> Document | None:
             if cur is None or cur.deleted or not self._visible(cur):
                 raise NotFound(f"{self.name} {model_id!r} not found")
-            return self._claim(self.model.validate({**cur.data, **patch}, model_id))
+            mine = self._out(cur.data) or cur.data
+            return self._claim(self.model.validate({**mine, **patch}, model_id))
 
-        doc = await self._write_one(model_id, change)
+        doc = await self._write_one(self._key(model_id), change)
         assert doc is not None
         return doc
 
@@ -537,7 +610,7 @@ class LocalModel:
             return None
 
         try:
-            await self._write_one(model_id, change)
+            await self._write_one(self._key(model_id), change)
         except NotFound:
             return False
         return deleted
@@ -561,7 +634,7 @@ class LocalModel:
             return WriteBatch([new]), _live(new)
 
         _, result = await self.store.transact(self.name, [model_id], decide)
-        return result
+        return self._out(result)
 
 
 def _relate(
@@ -578,6 +651,22 @@ def _relate(
         cur.clock.get(WRITTEN_KEY, ""),
         remote_clock.get(WRITTEN_KEY, ""),
     )
+
+
+def _qualify_ids(node: Filter, prefix: str) -> Filter:
+    """``node`` with its conditions on ``id`` moved into the id space ``prefix`` starts."""
+    if isinstance(node, And):
+        return And(tuple(_qualify_ids(p, prefix) for p in node.parts))
+    if isinstance(node, Or):
+        return Or(tuple(_qualify_ids(p, prefix) for p in node.parts))
+    if node.field != "id":
+        return node
+    value = node.value
+    if isinstance(value, str):
+        value = prefix + value
+    elif isinstance(value, tuple | list):
+        value = tuple(prefix + v if isinstance(v, str) else v for v in value)
+    return dataclasses.replace(node, value=value)
 
 
 def _ancestors(prev: str | None, revs: Sequence[str] | None) -> list[str]:

@@ -82,7 +82,8 @@ class Repository:
         hub = self._hubs.get(name)
         if hub is None:
             hub = self._hubs[name] = ChangeHub(self.model(name), self.settings.feed_max_pending)
-        return hub.subscribe(since, where_filter, check, check_interval)
+        changes = hub.subscribe(since, where_filter, check, check_interval)
+        return changes if tenant is None else _localized(local, changes)
 
     async def replicate(
         self,
@@ -102,3 +103,9 @@ class Repository:
             chunk_size=self.settings.replication_chunk_size,
             max_attempts=self.settings.replication_max_attempts,
         )
+
+
+async def _localized(local: LocalModel, changes: AsyncIterator[Change]) -> AsyncIterator[Change]:
+    """The hub's changes (unscoped) as a tenant's view shows them."""
+    async for change in changes:
+        yield local.localize(change)

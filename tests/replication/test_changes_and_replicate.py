@@ -92,38 +92,38 @@ async def test_changes_with_a_malformed_checkpoint_is_bad_input(pair, checkpoint
 async def test_changes_filtered_by_tenant_include_that_tenants_deletions(pair):
     a, _ = pair
     notes = a.model("Note")
-    await notes.create({"id": "n1", "tenantId": "t1"})
-    await notes.create({"id": "n2", "tenantId": "t2"})
-    await notes.create({"id": "n3", "tenantId": "t1"})
-    await notes.delete("n3")
+    await notes.create({"id": "t1:n1", "tenantId": "t1"})
+    await notes.create({"id": "t2:n2", "tenantId": "t2"})
+    await notes.create({"id": "t1:n3", "tenantId": "t1"})
+    await notes.delete("t1:n3")
 
     page = await notes.changes(where={"tenantId": "t1"})
 
     assert [(c.model_id, c.type) for c in page.changes] == [
-        ("n1", ChangeType.CREATE),
-        ("n3", ChangeType.DELETE),
+        ("t1:n1", ChangeType.CREATE),
+        ("t1:n3", ChangeType.DELETE),
     ]
 
 
 async def test_replicate_with_where_copies_only_matching_documents(pair):
     a, b = pair
     notes = a.model("Note")
-    await notes.create({"id": "n1", "tenantId": "t1", "title": "mine"})
-    await notes.create({"id": "n2", "tenantId": "t2", "title": "theirs"})
-    await notes.create({"id": "n3", "tenantId": "t1"})
+    await notes.create({"id": "t1:n1", "tenantId": "t1", "title": "mine"})
+    await notes.create({"id": "t2:n2", "tenantId": "t2", "title": "theirs"})
+    await notes.create({"id": "t1:n3", "tenantId": "t1"})
     await notes.create({"id": "n4"})
 
     result = await sync(a, b, where={"tenantId": "t1"})
 
-    assert sorted(u.model_id for u in result.updates) == ["n1", "n3"]
-    assert [d["id"] for d in await b.model("Note").find()] == ["n1", "n3"]
+    assert sorted(u.model_id for u in result.updates) == ["t1:n1", "t1:n3"]
+    assert [d["id"] for d in await b.model("Note").find()] == ["t1:n1", "t1:n3"]
 
-    await notes.update("n2", {"title": "still theirs"})
-    await notes.delete("n3")
+    await notes.update("t2:n2", {"title": "still theirs"})
+    await notes.delete("t1:n3")
     again = await sync(a, b, since=result.checkpoints, where={"tenantId": "t1"})
 
-    assert [(u.model_id, u.status) for u in again.updates] == [("n3", UpdateStatus.APPLIED)]
-    assert [d["id"] for d in await b.model("Note").find()] == ["n1"]
+    assert [(u.model_id, u.status) for u in again.updates] == [("t1:n3", UpdateStatus.APPLIED)]
+    assert [d["id"] for d in await b.model("Note").find()] == ["t1:n1"]
 
 
 async def test_replicate_returns_checkpoints_and_a_second_run_copies_nothing_new(pair):

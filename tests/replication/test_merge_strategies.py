@@ -165,32 +165,33 @@ async def test_delete_against_concurrent_note_update_is_settled_by_the_later_sta
     pair, later_side, first
 ):
     a, b = pair  # A deletes, B edits
-    await _note_on_both(a, b, title="base", tenantId="t1")
+    note = "t1:n1"  # a tenant's document: its tombstone keeps tenantId
+    await _note_on_both(a, b, id=note, title="base", tenantId="t1")
     if later_side == "deletion-later":
-        await b.model("Note").update("n1", {"title": "edited"})
+        await b.model("Note").update(note, {"title": "edited"})
         await later()
-        await a.model("Note").delete("n1")
+        await a.model("Note").delete(note)
     else:
-        await a.model("Note").delete("n1")
+        await a.model("Note").delete(note)
         await later()
-        await b.model("Note").update("n1", {"title": "edited"})
+        await b.model("Note").update(note, {"title": "edited"})
 
     order = ((a, b), (b, a)) if first == "deleter-to-editor-first" else ((b, a), (a, b))
     results = [await sync(src, dst) for src, dst in order]
 
     assert all(r.conflicts == [] for r in results)
-    assert statuses(results[0]) == {"n1": UpdateStatus.MERGED}
+    assert statuses(results[0]) == {note: UpdateStatus.MERGED}
     expected = (
         None
         if later_side == "deletion-later"
         else {
-            "id": "n1",
+            "id": note,
             "title": "edited",
             "tenantId": "t1",
         }
     )
     for repo in (a, b):
-        assert await repo.model("Note").get("n1") == expected
+        assert await repo.model("Note").get(note) == expected
         assert await repo.model("Note").conflicts() == []
     assert await snapshot(a) == await snapshot(b)
     # Settled for good: further rounds change nothing.
