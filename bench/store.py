@@ -94,13 +94,14 @@ def note_id(i: int) -> str:
 
 def note(i: int, rng: random.Random) -> dict[str, Any]:
     """A Note of ~200 bytes of JSON."""
+    tenant = f"tenant-{i % 16:02d}"
     return {
-        "id": note_id(i),
+        "id": f"{tenant}:{note_id(i)}",  # a tenant's documents have ids in its id space
         "title": " ".join(rng.choice(WORDS) for _ in range(4)),
         "body": " ".join(rng.choice(WORDS) for _ in range(13)),
         "tags": rng.sample(WORDS[:8], 2),
         "views": rng.randrange(10_000),
-        "tenantId": f"tenant-{i % 16:02d}",
+        "tenantId": tenant,
     }
 
 
