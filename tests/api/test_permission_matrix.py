@@ -227,21 +227,24 @@ async def _create(api: Api, model: str, **fields: Any) -> str:
 
 
 async def _seed_feeds(server, schema) -> dict[str, tuple[str, str, str | None]]:
-    """Per model: a checkpoint, then documents written by an admin. Returns the checkpoint,
-    the first document after it (what a token of no tenant sees first) and the first of
-    tenant t1 (None for a model without tenants: t1 sees nothing of it)."""
+    """Per model: a checkpoint, then a document of no tenant (by an admin), one of tenant t2
+    and one of t1 (each by a token of that tenant). Returns the checkpoint, the first
+    document after it (what a token of no tenant sees first) and t1's (None for a model
+    without tenants: t1 sees nothing of it)."""
     admin = Api(server, server.token("admin"))
     out = {}
     for model in mx.models_of(schema):
         since = await admin.checkpoint(model)
+        first, own = await _create(admin, model), None
         if mx.has_tenant(schema, model):
-            first = await _create(admin, model, **{mx.TENANT_FIELD: "t2"})
-            await _create(admin, model)
-            own: str | None = await _create(admin, model, **{mx.TENANT_FIELD: "t1"})
-        else:
-            first, own = await _create(admin, model), None
+            await _create(_tenant(server, "t2"), model)
+            own = await _create(_tenant(server, "t1"), model)
         out[model] = (since, first, own)
     return out
+
+
+def _tenant(server, tenant: str) -> Api:
+    return Api(server, server.token("replicator", tenant))
 
 
 SILENCE = "no event"
@@ -374,29 +377,38 @@ RESULT = "modelId status rev data error"
 
 @pytest.fixture
 async def world(server) -> dict[str, Any]:
-    """Tenant t2's Note ``other``, tenant t1's Note ``own``, a never-used id ``absent``, a
-    checkpoint ``since`` before them and each one's ``rev``."""
     return await _world(server)
 
 
 async def _world(server) -> dict[str, Any]:
-    admin = Api(server, server.token("admin"))
-    since = await admin.checkpoint()
+    """Tenant t2's Note ``other`` and tenant t1's Note ``own`` (each written by a token of
+    its tenant, so each is known by the id its tenant gave it), a never-used id ``absent``,
+    ``stored``: the id a caller of no tenant (admin) sees for ``other`` (the same, unless
+    tenants have id spaces of their own), a checkpoint ``since`` before them, the revs."""
+    since = await Api(server, server.token("admin")).checkpoint()
     other, own = uid("t2-"), uid("t1-")
-    result = await admin.bulk(
-        "Note",
-        [
-            {
-                "modelId": other,
-                "type": "CREATE",
-                "data": {"id": other, "title": "B", "tenantId": "t2"},
-            },
-            {"modelId": own, "type": "CREATE", "data": {"id": own, "title": "A", "tenantId": "t1"}},
-        ],
+    revs = {}
+    for tenant, doc_id, title in (("t2", other, "B"), ("t1", own, "A")):
+        data = {"id": doc_id, "title": title, "tenantId": tenant}
+        result = await _tenant(server, tenant).bulk(
+            "Note", [{"modelId": doc_id, "type": "CREATE", "data": data}]
+        )
+        ((applied,),) = [result["results"]]
+        assert applied["status"] == "APPLIED", applied
+        revs[doc_id] = applied["rev"]
+    stored = await Api(server, server.token("admin")).data(
+        "query($w: JSON) { notes(where: $w) { id } }", {"w": {"tenantId": "t2", "title": "B"}}
     )
-    assert [r["status"] for r in result["results"]] == ["APPLIED", "APPLIED"]
-    revs = {r["modelId"]: r["rev"] for r in result["results"]}
-    return {"since": since, "other": other, "own": own, "absent": uid("t0-"), "rev": revs}
+    keys = [n["id"] for n in stored["notes"] if other in n["id"]]
+    assert len(keys) == 1, stored
+    return {
+        "since": since,
+        "other": other,
+        "own": own,
+        "absent": uid("t0-"),
+        "stored": keys[0],
+        "rev": revs,
+    }
 
 
 def _where(doc_id: str, widen: bool) -> Any:
@@ -518,41 +530,38 @@ KNOWN_LEAKS = {
     ],
 )
 async def test_another_tenants_document_looks_absent(server, transport, state, probe):
-    """t2's document (or its tombstone) answers as an unused id does."""
+    """t2's document (or its tombstone), named by t2's id for it or by the id a caller of
+    no tenant sees, answers as an unused id (of the same shape) does."""
     world = await _world(server)
-    admin = Api(server, server.token("admin"))
+    t2 = _tenant(server, "t2")
+    other, own, absent = world["other"], world["own"], world["absent"]
     if state == "deleted":
-        deleted = await admin.data(
-            "mutation($id: ID!) { deleteNote(id: $id) }", {"id": world["other"]}
-        )
+        deleted = await t2.data("mutation($id: ID!) { deleteNote(id: $id) }", {"id": other})
         assert deleted == {"deleteNote": True}
+    names = {other: absent, world["stored"]: world["stored"].replace(other, absent)}
     query, variables = PROBES[probe]
-    other, absent = world["other"], world["absent"]
-    own = world["own"]
+    differ = []
     async with mx.client(server, transport, mx.token_of(server, T1)) as run:
-        on_other = await run(query, variables(other, world))
-        on_absent = await run(query, variables(absent, world))
+        for name, unused in names.items():
+            on_other = await run(query, variables(name, world))
+            on_absent = await run(query, variables(unused, world))
+            for error in on_other.errors + on_absent.errors:
+                assert_clean(error)
+            if on_other.comparable(name) != on_absent.comparable(unused):
+                differ.append(f"t2's document as {name!r}: {on_other}\nunused: {on_absent}")
         # The control: the same probe on t1's own document does see it (last: it may
         # change it), so an equal answer above is not an answer that sees nothing.
         on_own = await run(query, variables(own, world))
-    for error in on_other.errors + on_absent.errors + on_own.errors:
-        assert_clean(error)
     if not probe.startswith("resolveConflict"):  # no conflict is recorded on any of them
-        assert on_own.comparable(own) != on_absent.comparable(absent), on_own
-    # t2's document is untouched (or still deleted), whatever the answer was.
-    after = (await admin.data(NOTE, {"id": other}))["note"]
-    if state == "live":
-        assert after == {"id": other, "title": "B", "tenantId": "t2"}, after
-    else:
-        assert after is None or after["tenantId"] == "t1", after
-    assert on_other.comparable(other) == on_absent.comparable(absent), (
-        f"t2's document: {on_other}\nan unused id: {on_absent}"
-    )
+        assert on_own.comparable(own) != on_absent.comparable(unused), on_own
+    # t2's document is untouched (or still deleted), whatever the answers were.
+    after = (await t2.data(NOTE, {"id": other}))["note"]
+    assert after == (None if state == "deleted" else {"id": other, "title": "B", "tenantId": "t2"})
+    assert not differ, "\n".join(differ)
 
 
 @pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
 async def test_no_write_lands_in_or_moves_to_another_tenant(server, world, transport):
-    admin = Api(server, server.token("admin"))
     own, fresh = world["own"], uid("t2-")
     create = "mutation($d: NoteInput!) { createNote(data: $d) { id tenantId } }"
     patch = "mutation($id: ID!, $d: NotePatch!) { updateNote(id: $id, data: $d) { id tenantId } }"
@@ -595,8 +604,11 @@ async def test_no_write_lands_in_or_moves_to_another_tenant(server, world, trans
         "bulkUpdate move own to t2": ["REJECTED"],
         "resolveConflict MANUAL into t2": [mx.FORBIDDEN],
     }
-    assert (await admin.data(NOTE, {"id": fresh}))["note"] is None
-    assert (await admin.data(NOTE, {"id": own}))["note"] == {
+    t1, t2 = _tenant(server, "t1"), _tenant(server, "t2")
+    assert (await t2.data(NOTE, {"id": fresh}))["note"] is None
+    assert (await t1.data(NOTE, {"id": fresh}))["note"] is None
+    assert (await t2.data(NOTE, {"id": own}))["note"] is None
+    assert (await t1.data(NOTE, {"id": own}))["note"] == {
         "id": own,
         "title": "A",
         "tenantId": "t1",
@@ -668,7 +680,11 @@ async def test_change_feed_never_shows_another_tenant(server, world, protocol):
     """t1 feeds since before t2's document, with wheres that try to reach it: the replay and
     the live part skip every t2 (and untenanted) change; a t1 sentinel written last is the
     first thing the narrow ones see."""
-    admin = Api(server, server.token("admin"))
+    admin, t1, t2 = (
+        Api(server, server.token("admin")),
+        _tenant(server, "t1"),
+        _tenant(server, "t2"),
+    )
     own, other, sentinel = world["own"], world["other"], uid("t1-sentinel-")
     feed = (
         "subscription($s: Checkpoint, $w: JSON) {"
@@ -687,13 +703,13 @@ async def test_change_feed_never_shows_another_tenant(server, world, protocol):
         }
         assert await _event(ws, ids["widening"]) == own
         later = uid("t1-")
-        await admin.create_note(id=uid("t2-"), tenantId="t2")
+        await t2.create_note(id=uid("t2-"))
         await admin.create_note(id=uid("tn-"))
-        await admin.data(
+        await t2.data(
             'mutation($id: ID!) { updateNote(id: $id, data: {title: "B2"}) { id } }', {"id": other}
         )
-        await admin.create_note(id=later, tenantId="t1")
-        await admin.create_note(id=sentinel, tenantId="t1")
+        await t1.create_note(id=later)
+        await t1.create_note(id=sentinel)
         firsts = {name: await _event(ws, op_id) for name, op_id in ids.items()}
         for op_id in ids.values():
             await ws.stop(op_id)
