@@ -30,6 +30,7 @@ const KEEPALIVE_MS = 10_000;
 const PONG_TIMEOUT_MS = 5_000;
 const CONFLICT_POLL_MS = 5_000;
 const MAX_BACKOFF_MS = 5_000;
+const PUSH_RETRY_MS = 2_000;
 const REFUSED = ["UNAUTHENTICATED", "FORBIDDEN"];
 
 const isField = (name) => name !== "id" && !name.startsWith("_");
@@ -346,8 +347,10 @@ export class Sync extends EventTarget {
       }
       pushed = true;
     } catch (error) {
-      // A network failure leaves the outbox as it is: the next connection pushes it.
-      if (!(error instanceof NetworkError)) this.log(`Push failed: ${error.message}`, "error");
+      // A network failure leaves the outbox as it is: retried shortly, and on the next
+      // connection in any case.
+      if (error instanceof NetworkError) setTimeout(() => this.flush(), PUSH_RETRY_MS);
+      else this.log(`Push failed: ${error.message}`, "error");
     } finally {
       this.flushing = false;
     }
