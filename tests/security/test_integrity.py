@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import ServerFactory
+from servers import Server, ServerFactory
 
 from .conftest import auth
 from .integrity import check_store
@@ -30,11 +30,8 @@ def _post(url: str, token: str, query: str, variables: dict[str, object]) -> dic
     return body
 
 
-@pytest.fixture(scope="module")
-def written(factory: ServerFactory) -> tuple[Path, list[str]]:
-    """A stopped server's SQLite file after creates, updates and deletes of Notes and
-    Users; and the Note ids written."""
-    server = factory.start()
+def write_workload(server: Server) -> list[str]:
+    """Creates, updates and deletes of Notes, and a User; returns the Note ids."""
     token = server.token("admin")
     ids = [f"n{i:03d}" for i in range(60)]
     for i, note_id in enumerate(ids):
@@ -42,27 +39,51 @@ def written(factory: ServerFactory) -> tuple[Path, list[str]]:
             server.url,
             token,
             CREATE,
-            {"d": {"id": note_id, "title": f"t{i}", "tags": ["a"], "tenantId": "t1"}},
+            {"d": {"id": note_id, "title": f"t{i}", "tags": ["a"]}},
         )
     for note_id in ids[::3]:
         _post(server.url, token, UPDATE, {"id": note_id, "d": {"title": "changed", "views": 3}})
     for note_id in ids[1::5]:
         _post(server.url, token, DELETE, {"id": note_id})
+    for note_id in ("t1:a", "t1:b"):  # a tenant's documents; one deleted (its tombstone)
+        _post(server.url, token, CREATE, {"d": {"id": note_id, "tenantId": "t1"}})
+    _post(server.url, token, DELETE, {"id": "t1:b"})
     _post(
         server.url,
         token,
         'mutation { createUser(data: {id: "u1", name: "a", email: "e"}) { id } }',
         {},
     )
+    return [*ids, "t1:a", "t1:b"]
+
+
+@pytest.fixture(scope="module")
+def written(factory: ServerFactory) -> tuple[Path, list[str]]:
+    """A stopped server's SQLite file after ``write_workload``; and the Note ids."""
+    server = factory.start()
+    ids = write_workload(server)
     assert server.stop() == 0, server.log_text()[-3000:]
     return Path(server.store.removeprefix("sqlite:///")), ids
+
+
+def test_integrity_holds_on_mongodb(mongodb_url: str, tmp_path: Path) -> None:
+    mongo = ServerFactory(tmp_path, mongodb_url)
+    try:
+        server = mongo.start()
+        ids = write_workload(server)
+        assert server.stop() == 0, server.log_text()[-3000:]
+        report = check_store(server.store, {"Note": ids, "User": ["u1"]})
+    finally:
+        mongo.close()
+    assert report.ok, str(report)
+    assert report.live["Note"] == 60 - 12 + 1 and report.log["Note"] == 62
 
 
 def test_integrity_holds_after_writes(written: tuple[Path, list[str]]) -> None:
     path, ids = written
     report = check_store(f"sqlite:///{path}", {"Note": ids, "User": ["u1"]})
     assert report.ok, str(report)
-    assert report.live["Note"] == 60 - 12 and report.log["Note"] == 60
+    assert report.live["Note"] == 60 - 12 + 1 and report.log["Note"] == 62
     assert report.live["User"] == report.log["User"] == 1
 
 
