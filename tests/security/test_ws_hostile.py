@@ -672,6 +672,78 @@ async def test_legacy_abrupt_disconnect_mid_replay_leaves_no_traceback(
     assert_clean_log(server, watcher.log_mark)
 
 
+# -- clients that stop reading, and crowds -------------------------------------------------
+
+
+async def test_a_client_that_never_reads(server: Server, watcher: Watcher) -> None:
+    """A connection with the most subscriptions allowed, each replaying ~2000 notes, that
+    never reads a byte: the server must go on serving everyone else."""
+    since = await _replay_notes(server)
+    ws = await connect(
+        server.ws_url,
+        subprotocols=[TRANSPORT_WS],  # type: ignore[list-item]
+        max_size=None,
+        open_timeout=TIMEOUT,
+        ping_interval=None,
+        compression=None,
+    )
+    try:
+        await initialised(ws, server.token("admin"))
+        ws.transport.pause_reading()  # from here on, nothing is read from the socket
+        for i in range(MAX_SUBSCRIPTIONS):
+            await ws.send(
+                subscribe_message(TRANSPORT_WS, f"r{i}", FEED, {"model": "Note", "since": since})
+            )
+        for _ in range(3):
+            await watcher.still_served()
+    finally:
+        ws.transport.abort()
+    await watcher.still_served()
+
+
+async def test_a_crowd_of_idle_connections(server: Server, watcher: Watcher) -> None:
+    """Fifty connections that never send connection_init, and fifty initialised ones that
+    never subscribe, open at once."""
+    async with contextlib.AsyncExitStack() as stack:
+        for i in range(100):
+            ws = await stack.enter_async_context(ws_connect(server, PROTOCOLS[i % 2]))
+            if i >= 50:
+                await initialised(ws, server.token("reader"))
+        await watcher.still_served()
+    await watcher.still_served()
+
+
+async def test_a_client_that_stops_answering_pings_is_disconnected(
+    factory: ServerFactory,
+) -> None:
+    """With protocol-level pings every 0.5 s and a 0.5 s timeout, a client that stops
+    reading (so answers no ping) is disconnected; an attentive one is not."""
+    pinging = factory.start(
+        env={"GRAPHQL_REPL_WS_PING_INTERVAL": "0.5", "GRAPHQL_REPL_WS_PING_TIMEOUT": "0.5"}
+    )
+    try:
+        async with Watcher(pinging) as watching, ws_connect(pinging, TRANSPORT_WS) as ws:
+            await initialised(ws, pinging.token("admin"))
+            closed = None
+            for pause in (2, 4, 8, 16):  # longer each time: a busy machine may be slow
+                ws.transport.pause_reading()
+                await asyncio.sleep(pause)
+                ws.transport.resume_reading()
+                try:
+                    await asyncio.wait_for(ws.recv(), 2)
+                except ConnectionClosed as exc:
+                    closed = exc
+                    break
+                except TimeoutError:
+                    continue
+            assert closed is not None, "the server kept a client that answers no ping"
+            # The attentive watcher (its library answers pings) is still served.
+            await watching.still_served()
+        assert not tracebacks(pinging.log_text())
+    finally:
+        factory.close([pinging])
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 
