@@ -53,6 +53,9 @@ from .strategies import (
     scalars,
 )
 
+SEED_IDS = ("seed0", "seed2", "seed4", "t1:seed1", "t1:seed3", "t1:seed5")
+TENANT = "t1"  # the tenant-bound caller's tenant (conftest.caller_token)
+
 # -- the server under fuzz ------------------------------------------------------------------
 
 
@@ -116,19 +119,21 @@ class Fuzzed:
 def fuzzed(factory: ServerFactory) -> Iterator[Fuzzed]:
     server = factory.start()
     made = Fuzzed(server)
-    admin = made.client("admin")
+    # Notes to find: three of no tenant, three of tenant t1 (whose ids are "t1:<id>").
     seed = [
-        {"modelId": f"seed{i}", "type": "CREATE", "data": {"id": f"seed{i}", "title": f"s{i}"}}
-        | ({"data": {"id": f"seed{i}", "title": f"s{i}", "tenantId": "t1"}} if i % 2 else {})
-        for i in range(6)
+        {"modelId": i, "type": "CREATE", "data": {"id": i, "title": i}}
+        | ({"data": {"id": i, "title": i, "tenantId": "t1"}} if i.startswith("t1:") else {})
+        for i in SEED_IDS
     ]
     body = made.send(
         "admin", "seed", {"query": BULK_UPDATE, "variables": {"model": "Note", "updates": seed}}
     )
+    assert not body.get("errors"), body
     made.checkpoints.append(body["data"]["bulkUpdate"]["checkpoint"])
-    made.revs += [r["rev"] for r in body["data"]["bulkUpdate"]["results"] if r["rev"]]
-    made.written["Note"].update(u["modelId"] for u in seed)
-    assert admin is made.client("admin")
+    results = body["data"]["bulkUpdate"]["results"]
+    assert [r["status"] for r in results] == ["APPLIED"] * len(seed), results
+    made.revs += [r["rev"] for r in results]
+    made.written["Note"].update(SEED_IDS)
     started = time.monotonic()
     yield made
     made.close()
@@ -158,7 +163,7 @@ def schema(fuzzed: Fuzzed) -> graphql.GraphQLSchema:
 # -- strategies -----------------------------------------------------------------------------
 
 ids = st.one_of(
-    st.sampled_from([f"seed{i}" for i in range(6)] + [f"f{i}" for i in range(5)]),
+    st.sampled_from([*SEED_IDS, "seed1", "t1:f0"] + [f"f{i}" for i in range(5)]),
     st.text(max_size=20),
 )
 models = st.one_of(st.sampled_from(MODELS), st.text(max_size=12))
@@ -345,27 +350,36 @@ def custom_scalars(fuzz: Fuzzed) -> dict[str, st.SearchStrategy[graphql.ValueNod
     }
 
 
-def _remember(fuzz: Fuzzed, name: str, values: dict[str, Any], body: dict[str, Any]) -> None:
+def _remember(
+    fuzz: Fuzzed, caller: str, name: str, values: dict[str, Any], body: dict[str, Any]
+) -> None:
     """Ids acknowledged as written (the integrity check must find them), and checkpoints
-    and revs to reuse."""
+    and revs to reuse. A tenant-bound caller's document ``x`` is stored as ``t1:x``."""
     data = body.get("data") or {}
     if body.get("errors"):
         return
+
+    def stored(model_id: str) -> str:
+        return f"{TENANT}:{model_id}" if caller == "tenant" else model_id
+
     if name == "bulkUpdate" and values.get("model") in MODELS:
         result = data["bulkUpdate"]
         fuzz.checkpoints.append(result["checkpoint"])
         for r in result["results"]:
             if r["status"] in ("APPLIED", "MERGED"):
-                fuzz.written[values["model"]].add(r["modelId"])
+                fuzz.written[values["model"]].add(stored(r["modelId"]))
             if r.get("rev"):
                 fuzz.revs.append(r["rev"])
     elif name == "createNote":
-        fuzz.written["Note"].add(data["createNote"]["id"])
+        fuzz.written["Note"].add(stored(data["createNote"]["id"]))
     elif name == "changes":
         fuzz.checkpoints.append(data["changes"]["checkpoint"])
 
 
 # -- the fuzz tests -------------------------------------------------------------------------
+
+
+MODEL_SUFFIXES = tuple(MODELS)
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -380,9 +394,23 @@ def test_hypothesis_graphql_documents(
         if mode == "positive"
         else (hypothesis_graphql.Mode.NEGATIVE)
     )
+    # Besides the whole schema, the typed fields alone: they take no model name, so their
+    # documents get past "unknown model" and into the resolvers more often.
+    query_type, mutation_type = schema.query_type, schema.mutation_type
+    assert query_type is not None and mutation_type is not None
+    typed_queries = [
+        f for f in query_type.fields if f not in ("checkpoint", "changes", "conflicts")
+    ]
+    typed_mutations = [f for f in mutation_type.fields if f.endswith(MODEL_SUFFIXES)]
     documents_ = st.one_of(
         hypothesis_graphql.queries(schema, custom_scalars=scalars_, mode=hg_mode),
         hypothesis_graphql.mutations(schema, custom_scalars=scalars_, mode=hg_mode),
+        hypothesis_graphql.queries(
+            schema, fields=typed_queries, custom_scalars=scalars_, mode=hg_mode
+        ),
+        hypothesis_graphql.mutations(
+            schema, fields=typed_mutations, custom_scalars=scalars_, mode=hg_mode
+        ),
     )
     examples = EXAMPLES if mode == "positive" else max(10, EXAMPLES // 3)
 
@@ -408,7 +436,7 @@ def test_fuzz_variables(fuzzed: Fuzzed, caller: str) -> None:
             var: data.draw(or_junk(strategies[kind]), label=var) for var, kind in wanted.items()
         }
         body = fuzzed.send(caller, "variables", {"query": document, "variables": values})
-        _remember(fuzzed, name, values, body)
+        _remember(fuzzed, caller, name, values, body)
 
     run()
 
