@@ -389,10 +389,12 @@ PRINCIPALS = (
     Principal("writer", "writer"),
     Principal("replicator", "replicator"),
     Principal("admin", "admin"),
-    Principal("reader@t1", "reader", "t1"),
-    Principal("writer@t1", "writer", "t1"),
-    Principal("replicator@t1", "replicator", "t1"),
-    Principal("admin@t1", "admin", "t1"),
+    # Tenants m1 and m2 are this suite's own: other tests' checks of tenants t1 and t2
+    # (test_tenant_scope.py) never see the documents written here.
+    Principal("reader@m1", "reader", "m1"),
+    Principal("writer@m1", "writer", "m1"),
+    Principal("replicator@m1", "replicator", "m1"),
+    Principal("admin@m1", "admin", "m1"),
 )
 
 

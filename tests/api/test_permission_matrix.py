@@ -227,18 +227,18 @@ async def _create(api: Api, model: str, **fields: Any) -> str:
 
 
 async def _seed_feeds(server, schema) -> dict[str, tuple[str, str, str | None]]:
-    """Per model: a checkpoint, then a document of no tenant (by an admin), one of tenant t2
-    and one of t1 (each by a token of that tenant). Returns the checkpoint, the first
-    document after it (what a token of no tenant sees first) and t1's (None for a model
-    without tenants: t1 sees nothing of it)."""
+    """Per model: a checkpoint, then a document of no tenant (by an admin), one of tenant m2
+    and one of m1 (each by a token of that tenant). Returns the checkpoint, the first
+    document after it (what a token of no tenant sees first) and m1's (None for a model
+    without tenants: m1 sees nothing of it)."""
     admin = Api(server, server.token("admin"))
     out = {}
     for model in mx.models_of(schema):
         since = await admin.checkpoint(model)
         first, own = await _create(admin, model), None
         if mx.has_tenant(schema, model):
-            await _create(_tenant(server, "t2"), model)
-            own = await _create(_tenant(server, "t1"), model)
+            await _create(_tenant(server, "m2"), model)
+            own = await _create(_tenant(server, "m1"), model)
         out[model] = (since, first, own)
     return out
 
@@ -298,8 +298,8 @@ def _frame_outcome(frame: dict[str, Any]) -> str:
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_change_feed_matrix(server, sdl, protocol):
     """changeFeed per model since a checkpoint followed by admin writes: an allowed
-    principal gets the first document it may see (a t1 token: the t1 one, skipping t2's),
-    a t1 token on a model without tenants gets nothing, the others their error code."""
+    principal gets the first document it may see (an m1 token: the m1 one, skipping m2's),
+    an m1 token on a model without tenants gets nothing, the others their error code."""
     schema, _ = mx.generate(sdl)
     seeds = await _seed_feeds(server, schema)
     _, ops = mx.generate(
@@ -368,7 +368,7 @@ async def test_a_subscription_over_http_is_refused_cleanly(server, generated):
 # -- tenant isolation: another tenant's document looks like no document -------------------
 
 QUERY_TRANSPORTS = (mx.HTTP, TRANSPORT_WS)  # graphql-ws (legacy) serves subscriptions only
-T1 = mx.Principal("replicator@t1", "replicator", "t1")
+M1 = mx.Principal("replicator@m1", "replicator", "m1")
 NOTE = "query($id: ID!) { note(id: $id) { id title tenantId } }"
 CHANGE = "model modelId type rev prev checkpoint data revs"
 CONFLICT = "model modelId sourceRev targetRev sourceData targetData fields"
@@ -381,26 +381,25 @@ async def world(server) -> dict[str, Any]:
 
 
 async def _world(server) -> dict[str, Any]:
-    """Tenant t2's Note ``other`` and tenant t1's Note ``own`` (each written by a token of
+    """Tenant m2's Note ``other`` and tenant m1's Note ``own`` (each written by a token of
     its tenant, so each is known by the id its tenant gave it), a never-used id ``absent``,
     ``stored``: the id a caller of no tenant (admin) sees for ``other`` (the same, unless
     tenants have id spaces of their own), a checkpoint ``since`` before them, the revs."""
-    since = await Api(server, server.token("admin")).checkpoint()
-    other, own = uid("t2-"), uid("t1-")
+    admin = Api(server, server.token("admin"))
+    since = await admin.checkpoint()
+    other, own = uid("m2-"), uid("m1-")
     revs = {}
-    for tenant, doc_id, title in (("t2", other, "B"), ("t1", own, "A")):
+    for tenant, doc_id, title in (("m2", other, "B"), ("m1", own, "A")):
         data = {"id": doc_id, "title": title, "tenantId": tenant}
         result = await _tenant(server, tenant).bulk(
             "Note", [{"modelId": doc_id, "type": "CREATE", "data": data}]
         )
-        ((applied,),) = [result["results"]]
+        (applied,) = result["results"]
         assert applied["status"] == "APPLIED", applied
         revs[doc_id] = applied["rev"]
-    stored = await Api(server, server.token("admin")).data(
-        "query($w: JSON) { notes(where: $w) { id } }", {"w": {"tenantId": "t2", "title": "B"}}
-    )
-    keys = [n["id"] for n in stored["notes"] if other in n["id"]]
-    assert len(keys) == 1, stored
+    changes, _ = await admin.all_changes(since=since, where={"tenantId": "m2"})
+    keys = [c["modelId"] for c in changes if other in c["modelId"]]
+    assert len(keys) == 1, changes
     return {
         "since": since,
         "other": other,
@@ -412,11 +411,11 @@ async def _world(server) -> dict[str, Any]:
 
 
 def _where(doc_id: str, widen: bool) -> Any:
-    return {"or": [{"tenantId": "t2"}, {"id": doc_id}]} if widen else {"id": doc_id}
+    return {"or": [{"tenantId": "m2"}, {"id": doc_id}]} if widen else {"id": doc_id}
 
 
-# name -> (query, variables for a document id and the world). Each is run by a t1 token on
-# t2's document and on a never-used id; the two answers must be the same.
+# name -> (query, variables for a document id and the world). Each is run by an m1 token on
+# m2's document and on a never-used id; the two answers must be the same.
 PROBES: dict[str, tuple[str, Callable[[str, dict[str, Any]], dict[str, Any]]]] = {
     "note": (NOTE, lambda i, w: {"id": i}),
     **{
@@ -500,62 +499,62 @@ PROBES: dict[str, tuple[str, Callable[[str, dict[str, Any]], dict[str, Any]]]] =
         for using in ("SOURCE", "TARGET", "MANUAL")
     },
 }
-STATES = ("live", "deleted")  # t2's document as it is, and its tombstone once t2 deleted it
+STATES = ("live", "deleted")  # m2's document as it is, and its tombstone once m2 deleted it
 
 
 @pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("probe", list(PROBES))
 async def test_another_tenants_document_looks_absent(server, transport, state, probe):
-    """t2's document (or its tombstone), named by t2's id for it or by the id a caller of
+    """m2's document (or its tombstone), named by m2's id for it or by the id a caller of
     no tenant sees, answers as an unused id (of the same shape) does."""
     world = await _world(server)
-    t2 = _tenant(server, "t2")
+    m2 = _tenant(server, "m2")
     other, own, absent = world["other"], world["own"], world["absent"]
     if state == "deleted":
-        deleted = await t2.data("mutation($id: ID!) { deleteNote(id: $id) }", {"id": other})
+        deleted = await m2.data("mutation($id: ID!) { deleteNote(id: $id) }", {"id": other})
         assert deleted == {"deleteNote": True}
     names = {other: absent, world["stored"]: world["stored"].replace(other, absent)}
     query, variables = PROBES[probe]
     differ = []
-    async with mx.client(server, transport, mx.token_of(server, T1)) as run:
+    async with mx.client(server, transport, mx.token_of(server, M1)) as run:
         for name, unused in names.items():
             on_other = await run(query, variables(name, world))
             on_absent = await run(query, variables(unused, world))
             for error in on_other.errors + on_absent.errors:
                 assert_clean(error)
             if on_other.comparable(name) != on_absent.comparable(unused):
-                differ.append(f"t2's document as {name!r}: {on_other}\nunused: {on_absent}")
-        # The control: the same probe on t1's own document does see it (last: it may
+                differ.append(f"m2's document as {name!r}: {on_other}\nunused: {on_absent}")
+        # The control: the same probe on m1's own document does see it (last: it may
         # change it), so an equal answer above is not an answer that sees nothing.
         on_own = await run(query, variables(own, world))
     if not probe.startswith("resolveConflict"):  # no conflict is recorded on any of them
         assert on_own.comparable(own) != on_absent.comparable(unused), on_own
-    # t2's document is untouched (or still deleted), whatever the answers were.
-    after = (await t2.data(NOTE, {"id": other}))["note"]
-    assert after == (None if state == "deleted" else {"id": other, "title": "B", "tenantId": "t2"})
+    # m2's document is untouched (or still deleted), whatever the answers were.
+    after = (await m2.data(NOTE, {"id": other}))["note"]
+    assert after == (None if state == "deleted" else {"id": other, "title": "B", "tenantId": "m2"})
     assert not differ, "\n".join(differ)
 
 
 @pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
 async def test_no_write_lands_in_or_moves_to_another_tenant(server, world, transport):
-    own, fresh = world["own"], uid("t2-")
+    own, fresh = world["own"], uid("m2-")
     create = "mutation($d: NoteInput!) { createNote(data: $d) { id tenantId } }"
     patch = "mutation($id: ID!, $d: NotePatch!) { updateNote(id: $id, data: $d) { id tenantId } }"
     bulk = (
         'mutation($u: [UpdateInput!]!) { bulkUpdate(model: "Note", updates: $u)'
         f" {{ results {{ {RESULT} }} }} }}"
     )
-    into_t2 = {"id": fresh, "title": "x", "tenantId": "t2"}
-    moved = {"id": own, "title": "A", "tenantId": "t2"}
-    async with mx.client(server, transport, mx.token_of(server, T1)) as run:
+    into_m2 = {"id": fresh, "title": "x", "tenantId": "m2"}
+    moved = {"id": own, "title": "A", "tenantId": "m2"}
+    async with mx.client(server, transport, mx.token_of(server, M1)) as run:
         answers = {
-            "createNote in t2": await run(create, {"d": into_t2}),
-            "updateNote own into t2": await run(patch, {"id": own, "d": {"tenantId": "t2"}}),
-            "bulkUpdate create in t2": await run(
-                bulk, {"u": [{"modelId": fresh, "type": "CREATE", "data": into_t2}]}
+            "createNote in m2": await run(create, {"d": into_m2}),
+            "updateNote own into m2": await run(patch, {"id": own, "d": {"tenantId": "m2"}}),
+            "bulkUpdate create in m2": await run(
+                bulk, {"u": [{"modelId": fresh, "type": "CREATE", "data": into_m2}]}
             ),
-            "bulkUpdate move own to t2": await run(
+            "bulkUpdate move own to m2": await run(
                 bulk,
                 {
                     "u": [
@@ -563,10 +562,10 @@ async def test_no_write_lands_in_or_moves_to_another_tenant(server, world, trans
                     ]
                 },
             ),
-            "resolveConflict MANUAL into t2": await run(
+            "resolveConflict MANUAL into m2": await run(
                 'mutation($d: JSON) { resolveConflict(model: "Note", modelId: "x",'
                 " using: MANUAL, data: $d) }",
-                {"d": {"id": "x", "tenantId": "t2"}},
+                {"d": {"id": "x", "tenantId": "m2"}},
             ),
         }
     got = {
@@ -575,39 +574,39 @@ async def test_no_write_lands_in_or_moves_to_another_tenant(server, world, trans
         for name, reply in answers.items()
     }
     assert got == {
-        "createNote in t2": [mx.FORBIDDEN],
-        "updateNote own into t2": [mx.FORBIDDEN],
-        "bulkUpdate create in t2": ["REJECTED"],
-        "bulkUpdate move own to t2": ["REJECTED"],
-        "resolveConflict MANUAL into t2": [mx.FORBIDDEN],
+        "createNote in m2": [mx.FORBIDDEN],
+        "updateNote own into m2": [mx.FORBIDDEN],
+        "bulkUpdate create in m2": ["REJECTED"],
+        "bulkUpdate move own to m2": ["REJECTED"],
+        "resolveConflict MANUAL into m2": [mx.FORBIDDEN],
     }
-    t1, t2 = _tenant(server, "t1"), _tenant(server, "t2")
-    assert (await t2.data(NOTE, {"id": fresh}))["note"] is None
-    assert (await t1.data(NOTE, {"id": fresh}))["note"] is None
-    assert (await t2.data(NOTE, {"id": own}))["note"] is None
-    assert (await t1.data(NOTE, {"id": own}))["note"] == {
+    m1, m2 = _tenant(server, "m1"), _tenant(server, "m2")
+    assert (await m2.data(NOTE, {"id": fresh}))["note"] is None
+    assert (await m1.data(NOTE, {"id": fresh}))["note"] is None
+    assert (await m2.data(NOTE, {"id": own}))["note"] is None
+    assert (await m1.data(NOTE, {"id": own}))["note"] == {
         "id": own,
         "title": "A",
-        "tenantId": "t1",
+        "tenantId": "m1",
     }
 
 
 @pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
 async def test_filters_narrow_never_widen(server, world, transport):
-    """A t1 token's where can pick among t1's documents, never reach t2's (or untenanted
+    """An m1 token's where can pick among m1's documents, never reach m2's (or untenanted
     ones), whatever it says about tenantId."""
     own, other = world["own"], world["other"]
     ids = {"id": {"inq": [own, other]}}
     wheres = {
-        "t2 only": {"and": [ids, {"tenantId": "t2"}]},
-        "t1 or t2": {"and": [ids, {"or": [{"tenantId": "t2"}, {"tenantId": "t1"}]}]},
-        "not t1": {"and": [ids, {"tenantId": {"neq": "t1"}}]},
-        "any tenant": {"and": [ids, {"tenantId": {"inq": ["t2", "t1"]}}]},
+        "m2 only": {"and": [ids, {"tenantId": "m2"}]},
+        "m1 or m2": {"and": [ids, {"or": [{"tenantId": "m2"}, {"tenantId": "m1"}]}]},
+        "not m1": {"and": [ids, {"tenantId": {"neq": "m1"}}]},
+        "any tenant": {"and": [ids, {"tenantId": {"inq": ["m2", "m1"]}}]},
         "by id": {"id": {"inq": [own, other]}},
-        "like": {"and": [ids, {"tenantId": {"like": "t%"}}]},
+        "like": {"and": [ids, {"tenantId": {"like": "m%"}}]},
     }
     seen: dict[str, dict[str, list[str]]] = {}
-    async with mx.client(server, transport, mx.token_of(server, T1)) as run:
+    async with mx.client(server, transport, mx.token_of(server, M1)) as run:
         for name, where in wheres.items():
             notes = await run("query($w: JSON) { notes(where: $w) { id } }", {"w": where})
             changes = await run(
@@ -630,20 +629,20 @@ async def test_filters_narrow_never_widen(server, world, transport):
     for name, found in seen.items():
         assert other not in str(found), (name, found)
         for path in ("notes", "changes"):
-            want = [] if name in ("t2 only", "not t1") else [own]
+            want = [] if name in ("m2 only", "not m1") else [own]
             assert found[path] == want, (name, path, found)
 
 
 @pytest.mark.parametrize("transport", QUERY_TRANSPORTS)
 async def test_another_tenants_conflicts_are_invisible(server, world, transport):
-    """A conflict on a User (no tenantId: outside every tenant) is not listed for a t1
+    """A conflict on a User (no tenantId: outside every tenant) is not listed for an m1
     token, and resolving it answers as for a conflict that does not exist."""
     admin = Api(server, server.token("admin"))
     user_id, _ = await make_user_conflict(admin)
     absent = uid("u-")
     listed = 'query { conflicts(model: "User") { modelId } }'
     resolve = 'mutation($id: ID!) { resolveConflict(model: "User", modelId: $id, using: TARGET) }'
-    async with mx.client(server, transport, mx.token_of(server, T1)) as run:
+    async with mx.client(server, transport, mx.token_of(server, M1)) as run:
         seen = await run(listed, None)
         on_other = await run(resolve, {"id": user_id})
         on_absent = await run(resolve, {"id": absent})
@@ -654,46 +653,46 @@ async def test_another_tenants_conflicts_are_invisible(server, world, transport)
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_change_feed_never_shows_another_tenant(server, world, protocol):
-    """t1 feeds since before t2's document, with wheres that try to reach it: the replay and
-    the live part skip every t2 (and untenanted) change; a t1 sentinel written last is the
+    """m1 feeds since before m2's document, with wheres that try to reach it: the replay and
+    the live part skip every m2 (and untenanted) change; an m1 sentinel written last is the
     first thing the narrow ones see."""
-    admin, t1, t2 = (
+    admin, m1, m2 = (
         Api(server, server.token("admin")),
-        _tenant(server, "t1"),
-        _tenant(server, "t2"),
+        _tenant(server, "m1"),
+        _tenant(server, "m2"),
     )
-    own, other, sentinel = world["own"], world["other"], uid("t1-sentinel-")
+    own, other, sentinel = world["own"], world["other"], uid("m1-sentinel-")
     feed = (
         "subscription($s: Checkpoint, $w: JSON) {"
         ' changeFeed(model: "Note", since: $s, where: $w) { modelId data } }'
     )
     wheres = {
-        "widening": {"or": [{"tenantId": "t2"}, {"tenantId": "t1"}]},
-        "t2 or sentinel": {"or": [{"tenantId": "t2"}, {"id": sentinel}]},
-        "t2's id or sentinel": {"or": [{"id": other}, {"id": sentinel}]},
+        "widening": {"or": [{"tenantId": "m2"}, {"tenantId": "m1"}]},
+        "m2 or sentinel": {"or": [{"tenantId": "m2"}, {"id": sentinel}]},
+        "m2's id or sentinel": {"or": [{"id": other}, {"id": sentinel}]},
         "unused id or sentinel": {"or": [{"id": world["absent"]}, {"id": sentinel}]},
     }
-    async with mx.Ws(server, protocol, mx.token_of(server, T1)) as ws:
+    async with mx.Ws(server, protocol, mx.token_of(server, M1)) as ws:
         ids = {
             name: await ws.send(feed, {"s": world["since"], "w": where})
             for name, where in wheres.items()
         }
         assert await _event(ws, ids["widening"]) == own
-        later = uid("t1-")
-        await t2.create_note(id=uid("t2-"))
+        later = uid("m1-")
+        await m2.create_note(id=uid("m2-"))
         await admin.create_note(id=uid("tn-"))
-        await t2.data(
+        await m2.data(
             'mutation($id: ID!) { updateNote(id: $id, data: {title: "B2"}) { id } }', {"id": other}
         )
-        await t1.create_note(id=later)
-        await t1.create_note(id=sentinel)
+        await m1.create_note(id=later)
+        await m1.create_note(id=sentinel)
         firsts = {name: await _event(ws, op_id) for name, op_id in ids.items()}
         for op_id in ids.values():
             await ws.stop(op_id)
     assert firsts == {
         "widening": later,
-        "t2 or sentinel": sentinel,
-        "t2's id or sentinel": sentinel,
+        "m2 or sentinel": sentinel,
+        "m2's id or sentinel": sentinel,
         "unused id or sentinel": sentinel,
     }
 
@@ -702,5 +701,5 @@ async def _event(ws: mx.Ws, op_id: str) -> str:
     frame = await ws.frame(op_id)
     assert frame["type"] in ("next", "data") and not frame["payload"].get("errors"), frame
     change = frame["payload"]["data"]["changeFeed"]
-    assert (change["data"] or {}).get("tenantId") == "t1", change
+    assert (change["data"] or {}).get("tenantId") == "m1", change
     return str(change["modelId"])
