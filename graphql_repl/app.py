@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -20,8 +20,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocketDisconnected as ClosedWebSocket
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from . import web
 from .api import Context, build_schema
@@ -43,7 +45,60 @@ def bearer(value: Any) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def message_problem(message: object) -> str | None:
+    """What is wrong with the shape of a WebSocket message of either subscription
+    protocol, or None. Strawberry's protocol handlers index messages as they expect them,
+    so a message of another shape must not reach them."""
+    if not isinstance(message, dict):
+        return "a message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "a message needs a string type"
+    payload = message.get("payload")
+    if kind in ("subscribe", "start", "stop", "complete") and not isinstance(
+        message.get("id"), str
+    ):
+        return f"a {kind} message needs a string id"
+    if kind in ("subscribe", "start"):
+        if not isinstance(payload, dict):
+            return f"a {kind} message needs a payload object"
+        if not isinstance(payload.get("query"), str):
+            return "the payload's query must be a string"
+        for name, shape in (("variables", dict), ("operationName", str), ("extensions", dict)):
+            if payload.get(name) is not None and not isinstance(payload[name], shape):
+                return f"the payload's {name} has the wrong type"
+    elif payload is not None and not isinstance(payload, dict):
+        return "a payload must be a JSON object"
+    return None
+
+
+class CheckedWebSocket(ASGIWebSocketAdapter):
+    """Strawberry's WebSocket adapter, with messages of a wrong shape refused before the
+    protocol handlers see them: graphql-transport-ws closes the connection with 4400
+    (its code for an invalid message); the legacy graphql-ws protocol, which has no such
+    code, skips them as it skips messages that are not JSON. Sends to a peer that has
+    gone are dropped quietly."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            problem = message_problem(message)
+            if problem is None:
+                yield message
+            elif not ignore_parsing_errors:
+                await self.close(4400, f"Invalid message: {problem}")
+                return
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        # A message to a peer that has gone is dropped: the connection's handler ends
+        # its operations when its receive loop sees the disconnect. (The legacy
+        # protocol's handler would otherwise leave the error in a task nobody awaits.)
+        with contextlib.suppress(WebSocketDisconnected, ClosedWebSocket):
+            await super().send_json(message)
+
+
 class GraphQLApp(GraphQL[Context, None]):
+    websocket_adapter_class = CheckedWebSocket
+
     def __init__(self, repository: Repository, **kwargs: Any) -> None:
         settings = repository.settings
         super().__init__(
