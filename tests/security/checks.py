@@ -18,7 +18,11 @@ LEAK = re.compile(
     r"OverflowError|RecursionError|UnicodeError|UnicodeDecodeError|UnicodeEncodeError|"
     r"ZeroDivisionError|NameError|NotImplementedError|StopIteration|JSONDecodeError|"
     r"OperationalError|IntegrityError|InterfaceError|ProgrammingError|DatabaseError|"
-    r"OSError|MemoryError|sqlite3|pymongo|orjson)\b"
+    r"OSError|MemoryError|sqlite3|pymongo|orjson)\b|"
+    # The messages of Python's own exceptions.
+    r"object has no attribute|object is not (?:subscriptable|iterable|callable)|"
+    r"indices must be integers|unhashable type|NoneType|positional argument|"
+    r"unsupported operand|not supported between instances|object of type '\w+' has no"
 )
 
 
@@ -71,11 +75,17 @@ def check_http(status: int, content_type: str, body: bytes, context: str = "") -
     return parsed
 
 
-def tracebacks(log: str) -> list[str]:
-    """The tracebacks in a server log, each with the line that announced it."""
-    lines = log.splitlines()
-    found = []
-    for i, line in enumerate(lines):
-        if line.startswith("Traceback"):
-            found.append("\n".join(lines[max(0, i - 1) : i + 40]))
-    return found
+# The first line of a log record (uvicorn's "INFO:" style, or the package's timestamped one).
+_RECORD = re.compile(r"^(?:\d{4}-\d\d-\d\d |(?:INFO|ERROR|WARNING|DEBUG|CRITICAL):)")
+
+
+def tracebacks(log: str, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The log records of a server log that hold a traceback (chained ones included);
+    those whose text contains one of ``ignore`` are left out."""
+    records: list[list[str]] = []
+    for line in log.splitlines():
+        if not records or _RECORD.match(line):
+            records.append([])
+        records[-1].append(line)
+    found = ["\n".join(r) for r in records if any(x.startswith("Traceback") for x in r)]
+    return [t for t in found if not any(word in t for word in ignore)]
