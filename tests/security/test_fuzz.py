@@ -186,7 +186,7 @@ def documents() -> st.SearchStrategy[Any]:
             "tenantId": st.one_of(st.sampled_from(["t1", "t2"]), scalars),
             "name": st.text(max_size=10),
             "email": st.text(max_size=10),
-            "amount": st.one_of(st.floats(), st.integers()),
+            "amount": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers()),
             "extra": json_values,
         },
     )
