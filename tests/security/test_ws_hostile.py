@@ -37,6 +37,8 @@ PROTOCOLS = (TRANSPORT_WS, LEGACY_WS)
 TIMEOUT = 30.0  # generous: reached only when something is wrong
 MAX_MESSAGE = 64 * 1024
 MAX_SUBSCRIPTIONS = 5
+MAX_ALIASES = 4
+MAX_TOKENS = 2000
 # Codes a close frame may carry for a hostile message: the protocols' 44xx and the
 # WebSocket codes for protocol error, unsupported data, bad payload, policy, too big.
 PROPER_CLOSE = {1002, 1003, 1007, 1008, 1009, 4400, 4401, 4403, 4408, 4409, 4429}
@@ -67,6 +69,8 @@ def server(factory: ServerFactory) -> Server:
         env={
             "GRAPHQL_REPL_MAX_BODY_BYTES": str(MAX_MESSAGE),
             "GRAPHQL_REPL_MAX_SUBSCRIPTIONS": str(MAX_SUBSCRIPTIONS),
+            "GRAPHQL_REPL_MAX_ALIASES": str(MAX_ALIASES),
+            "GRAPHQL_REPL_MAX_TOKENS": str(MAX_TOKENS),
         }
     )
     token = made.token("admin")
@@ -545,6 +549,35 @@ async def test_subscriptions_beyond_the_limit_get_bad_user_input(
         await _create_note(server, note_id)
         expected = admitted - {"s0"} | {"again"}
         assert await _events_for(ws, note_id, expected, ignore=frozenset({"s0"})) == expected
+    await watcher.still_served()
+
+
+def _feed_selecting(selection: str) -> str:
+    return f"""subscription($model: String!, $since: Checkpoint) {{
+      changeFeed(model: $model, since: $since) {{ {selection} }} }}"""
+
+
+OVER_LIMITS = {
+    "aliases": _feed_selecting(" ".join(f"a{i}: modelId" for i in range(MAX_ALIASES + 1))),
+    "tokens": _feed_selecting(" ".join(["modelId"] * MAX_TOKENS)),
+}
+
+
+@pytest.mark.parametrize("limit", sorted(OVER_LIMITS))
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_query_limits_over_websocket(
+    server: Server, watcher: Watcher, protocol: str, limit: str
+) -> None:
+    """A subscription beyond a query limit gets an error with BAD_USER_INPUT; the
+    connection stays usable."""
+    async with ws_connect(server, protocol) as ws:
+        await initialised(ws, server.token("admin"))
+        await ws.send(subscribe_message(protocol, "over", OVER_LIMITS[limit], {"model": "Note"}))
+        over = await _until_id(ws, "over")
+        errors = _errors_of(over)
+        assert errors, over
+        assert set(check_errors(errors, str(over))) == {"BAD_USER_INPUT"}, over
+        assert await outcome(ws, protocol, ORIGINS[server.port]) == "usable"
     await watcher.still_served()
 
 
