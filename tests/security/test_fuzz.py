@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import string
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +54,7 @@ from .strategies import (
     scalars,
 )
 
+STORE = os.environ.get("GRAPHQL_REPL_FUZZ_STORE", "sqlite")
 SEED_IDS = ("seed0", "seed2", "seed4", "t1:seed1", "t1:seed3", "t1:seed5")
 TENANT = "t1"  # the tenant-bound caller's tenant (conftest.caller_token)
 
@@ -116,7 +118,14 @@ class Fuzzed:
 
 
 @pytest.fixture(scope="module")
-def fuzzed(factory: ServerFactory) -> Iterator[Fuzzed]:
+def fuzzed(
+    factory: ServerFactory, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fuzzed]:
+    """The fuzzed server: on SQLite; on MongoDB with ``GRAPHQL_REPL_FUZZ_STORE=mongodb``."""
+    if STORE == "mongodb":
+        mongodb_url = request.getfixturevalue("mongodb_url")
+        factory = ServerFactory(tmp_path_factory.mktemp("fuzz-mongodb"), mongodb_url)
+        request.addfinalizer(factory.close)
     server = factory.start()
     made = Fuzzed(server)
     # Notes to find: three of no tenant, three of tenant t1 (whose ids are "t1:<id>").
@@ -146,6 +155,7 @@ def fuzzed(factory: ServerFactory) -> Iterator[Fuzzed]:
             "codes": codes,
             "examples_setting": EXAMPLES,
             "random": RANDOM,
+            "store": STORE,
             "seconds": round(time.monotonic() - started, 1),
         },
     )
