@@ -55,6 +55,7 @@ from .strategies import (
 )
 
 STORE = os.environ.get("GRAPHQL_REPL_FUZZ_STORE", "sqlite")
+MAX_BATCH = 6
 SEED_IDS = ("seed0", "seed2", "seed4", "t1:seed1", "t1:seed3", "t1:seed5")
 TENANT = "t1"  # the tenant-bound caller's tenant (conftest.caller_token)
 
@@ -126,7 +127,8 @@ def fuzzed(
         mongodb_url = request.getfixturevalue("mongodb_url")
         factory = ServerFactory(tmp_path_factory.mktemp("fuzz-mongodb"), mongodb_url)
         request.addfinalizer(factory.close)
-    server = factory.start()
+    # A small batch limit, so generated updates and changes lists cross it now and then.
+    server = factory.start(env={"GRAPHQL_REPL_MAX_BATCH": str(MAX_BATCH)})
     made = Fuzzed(server)
     # Notes to find: three of no tenant, three of tenant t1 (whose ids are "t1:<id>").
     seed = [
