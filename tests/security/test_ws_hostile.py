@@ -1,7 +1,9 @@
 """Malformed and hostile WebSocket traffic against a real server (raw frames, both
 subprotocols where they apply): garbage frames, wrong shapes, unknown types, subscribe
-before connection_init, duplicate ids, a second connection_init, oversized messages, no
-connection_init in time, too many subscriptions, and abrupt disconnects mid-replay.
+before connection_init, duplicate ids, a second connection_init, an unknown token,
+oversized messages, no connection_init in time, too many subscriptions, queries beyond the
+alias and token limits, abrupt disconnects mid-replay, a client that never reads, a crowd of
+idle connections, and a client that stops answering protocol pings.
 
 Each offending connection must end with a close frame carrying the protocol's code (or,
 where the protocol lets the server ignore a message, stay usable) — never an abnormal
@@ -314,7 +316,7 @@ GARBAGE: dict[str, str | bytes] = {
         }
     ),
 }
-# JSON that is not an object at all: strawberry indexes it as a dict.
+# JSON that is not an object at all (Strawberry's handlers once indexed it as one).
 NOT_OBJECTS: dict[str, str] = {
     "json-list": "[1, 2]",
     "json-number": "1",
