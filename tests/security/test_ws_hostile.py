@@ -732,6 +732,36 @@ async def test_a_crowd_of_idle_connections(server: Server, watcher: Watcher) -> 
     await watcher.still_served()
 
 
+async def test_broken_handshakes(server: Server, watcher: Watcher) -> None:
+    """Raw TCP clients that send half an upgrade request, a wrong key, or bytes that are not
+    HTTP at all, then vanish."""
+    host, port = "127.0.0.1", server.port
+    half = (
+        f"GET /graphql HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+    ).encode()
+    bad_key = half + (
+        b"Sec-WebSocket-Key: not-base64!\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+    )
+    wrong_version = half + (
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n\r\n"
+    )
+    for payload in (half, bad_key, wrong_version, b"\x16\x03\x01\x00\xa5garbage", b"\x00" * 64):
+        writers = []
+        for _ in range(10):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(payload)
+            await writer.drain()
+            writers.append((reader, writer))
+        for reader, writer in writers:
+            if payload is not half:  # a complete (if bad) request may get an answer first
+                with contextlib.suppress(ConnectionError, TimeoutError):
+                    await asyncio.wait_for(reader.read(1), 5)
+            writer.transport.abort()
+        await watcher.still_served()
+
+
 async def test_a_client_that_stops_answering_pings_is_disconnected(
     factory: ServerFactory,
 ) -> None:
