@@ -23,9 +23,12 @@ are printed (``pytest -s``) and written to ``test-artifacts/fuzz-counts.json``.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import json
 import os
+import random
 import string
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -75,6 +78,7 @@ class Fuzzed:
         self.written: dict[str, set[str]] = collections.defaultdict(set)
         self.checkpoints: list[str] = []
         self.revs: list[str] = []
+        self.lock = threading.Lock()
 
     def client(self, caller: str) -> httpx.Client:
         if caller not in self.clients:
@@ -83,10 +87,14 @@ class Fuzzed:
             )
         return self.clients[caller]
 
-    def send(self, caller: str, strategy: str, payload: Any) -> dict[str, Any]:
-        """POST a GraphQL request and check the answer; returns it."""
-        self.counts[f"{strategy}/{caller}"] += 1
-        client = self.client(caller)
+    def send(
+        self, caller: str, strategy: str, payload: Any, client: httpx.Client | None = None
+    ) -> dict[str, Any]:
+        """POST a GraphQL request (with ``client``: this thread's) and check the answer;
+        returns it."""
+        with self.lock:
+            self.counts[f"{strategy}/{caller}"] += 1
+        client = client or self.client(caller)
         try:
             response = client.post(self.server.url, json=payload)
         except httpx.HTTPError as exc:
@@ -105,11 +113,13 @@ class Fuzzed:
         errors = body.get("errors") or []
         for error in errors:
             code = error["extensions"]["code"]
-            self.codes[strategy][code] += 1
+            with self.lock:
+                self.codes[strategy][code] += 1
             if code == "INTERNAL_SERVER_ERROR":
                 raise BadAnswer(f"INTERNAL_SERVER_ERROR: {error}{context}")
         if not errors:
-            self.codes[strategy]["ok"] += 1
+            with self.lock:
+                self.codes[strategy]["ok"] += 1
             if body.get("data") is None:
                 raise BadAnswer(f"neither data nor errors: {body}{context}")
 
@@ -480,6 +490,79 @@ def test_schemathesis(fuzzed: Fuzzed, caller: str) -> None:
     for label in sorted(operations_by_label):
         check(label)()
     assert len(tried) == len(operations_by_label)
+
+
+WRITERS = 6
+WRITES_PER_WRITER = 60
+
+
+def test_concurrent_writers(fuzzed: Fuzzed) -> None:
+    """Six threads writing the same few documents at once, with every kind of write and
+    stale or current ``prev`` revs: every answer well-formed, and (in the test after next)
+    the store intact with every acknowledged write in it."""
+    pool = [f"c{i}" for i in range(12)]
+
+    def writer(number: int) -> None:
+        rng = random.Random(number)
+        caller = ("admin", "replicator", "writer", "tenant")[number % 4]
+        revs: dict[str, str | None] = {}
+        with httpx.Client(
+            headers=auth(caller_token(fuzzed.server, caller)), timeout=HTTP_TIMEOUT
+        ) as client:
+            for _ in range(WRITES_PER_WRITER):
+                model_id = rng.choice(pool)
+                kind = rng.choice(["bulk", "bulk", "create", "update", "delete", "resolve"])
+                if kind == "bulk":
+                    updates = []
+                    for other in rng.sample(pool, rng.randint(1, MAX_BATCH)):
+                        change = rng.choice(["CREATE", "UPDATE", "DELETE"])
+                        update: dict[str, Any] = {
+                            "modelId": other,
+                            "type": change,
+                            "prev": revs.get(other),
+                        }
+                        if change != "DELETE":
+                            update["data"] = {
+                                "id": other,
+                                "title": f"w{number}",
+                                "views": rng.randint(0, 9),
+                                "tags": [f"t{rng.randint(0, 3)}"],
+                            }
+                        updates.append(update)
+                    values: dict[str, Any] = {"model": "Note", "updates": updates}
+                    body = fuzzed.send(
+                        caller, "concurrent", {"query": BULK_UPDATE, "variables": values}, client
+                    )
+                    name = "bulkUpdate"
+                    for result in (body.get("data") or {}).get("bulkUpdate", {}).get("results", []):
+                        revs[result["modelId"]] = result["rev"]
+                else:
+                    name, variables = {
+                        "create": ("createNote", {"data": {"id": model_id, "views": 1}}),
+                        "update": ("updateNote", {"id": model_id, "data": {"title": "u"}}),
+                        "delete": ("deleteNote", {"id": model_id}),
+                        "resolve": (
+                            "resolveConflict",
+                            {
+                                "model": "Note",
+                                "id": model_id,
+                                "using": rng.choice(["SOURCE", "TARGET"]),
+                            },
+                        ),
+                    }[kind]
+                    values = variables
+                    body = fuzzed.send(
+                        caller,
+                        "concurrent",
+                        {"query": OPERATIONS[name][0], "variables": values},
+                        client,
+                    )
+                with fuzzed.lock:
+                    _remember(fuzzed, caller, name, values, body)
+
+    with concurrent.futures.ThreadPoolExecutor(WRITERS) as executor:
+        for done in [executor.submit(writer, n) for n in range(WRITERS)]:
+            done.result()
 
 
 def test_server_survived_fuzzing(fuzzed: Fuzzed) -> None:
