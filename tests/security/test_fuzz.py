@@ -493,7 +493,7 @@ def test_schemathesis(fuzzed: Fuzzed, caller: str) -> None:
 
 
 WRITERS = 6
-WRITES_PER_WRITER = 60
+WRITES_PER_WRITER = max(60, EXAMPLES // 2)
 
 
 def test_concurrent_writers(fuzzed: Fuzzed) -> None:
