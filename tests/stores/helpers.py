@@ -20,10 +20,12 @@ ITEM = Model(
         Field("count", FieldType.INT),
         Field("score", FieldType.FLOAT),
         Field("done", FieldType.BOOLEAN),
-        Field("tenantId", FieldType.STRING),
+        # A change property, like Note's tenantId, but without tenant semantics (tenant
+        # documents have ids of the form "<tenant>:<id>"; these filter tests use plain ids).
+        Field("ownerId", FieldType.STRING),
     ),
     default_strategy=Strategy.LATEST,
-    change_properties=("tenantId",),
+    change_properties=("ownerId",),
 )
 REGISTRY = Registry((*DEMO_MODELS, ITEM))
 MODELS = {m.name: m for m in REGISTRY}

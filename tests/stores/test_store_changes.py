@@ -152,16 +152,19 @@ async def test_changes_where_matches_tombstones_by_change_properties(store):
 
 async def test_repository_deletes_are_changes_its_tenant_filter_still_matches(repo):
     notes = repo.model("Note")
-    await notes.create({"id": "n1", "title": "a", "tenantId": "t1"})
-    await notes.create({"id": "n2", "title": "b", "tenantId": "t2"})
-    await notes.update("n1", {"title": "a2"})
-    assert await notes.delete("n1") is True
+    await notes.create({"id": "t1:n1", "title": "a", "tenantId": "t1"})
+    await notes.create({"id": "t2:n2", "title": "b", "tenantId": "t2"})
+    await notes.update("t1:n1", {"title": "a2"})
+    assert await notes.delete("t1:n1") is True
 
     page = await notes.changes(where={"tenantId": "t1"})
 
-    assert [(c.model_id, c.type) for c in page.changes] == [("n1", ChangeType.DELETE)]
+    assert [(c.model_id, c.type) for c in page.changes] == [("t1:n1", ChangeType.DELETE)]
     assert page.changes[0].rev is None and page.changes[0].data is None
-    assert await notes.find() == [{"id": "n2", "title": "b", "tenantId": "t2"}]
+    assert await notes.find() == [{"id": "t2:n2", "title": "b", "tenantId": "t2"}]
+    # As tenant t1 sees it: its own id, and its deletion.
+    mine = await notes.scoped("t1").changes()
+    assert [(c.model_id, c.type) for c in mine.changes] == [("n1", ChangeType.DELETE)]
 
 
 async def test_changes_of_one_model_do_not_include_another_models(store):

@@ -22,7 +22,7 @@ DOCS: list[Doc] = [
         "count": 1,
         "score": 0.5,
         "done": True,
-        "tenantId": "t1",
+        "ownerId": "t1",
     },
     {
         "id": "a2",
@@ -31,9 +31,9 @@ DOCS: list[Doc] = [
         "count": 2,
         "score": 2.0,
         "done": False,
-        "tenantId": "t2",
+        "ownerId": "t2",
     },
-    {"id": "b1", "title": "beta*", "tags": [], "count": 3, "score": -1.25, "tenantId": "t1"},
+    {"id": "b1", "title": "beta*", "tags": [], "count": 3, "score": -1.25, "ownerId": "t1"},
     {"id": "b2", "title": "be?a", "tags": ["green"], "count": -4, "done": True},
     {
         "id": "b3",
@@ -42,10 +42,10 @@ DOCS: list[Doc] = [
         "count": 3,
         "score": 3,
         "done": False,
-        "tenantId": "t2",
+        "ownerId": "t2",
     },
-    {"id": "c1", "title": "[x]y", "count": 0, "score": 1e10, "done": False, "tenantId": "t1"},
-    {"id": "c2", "title": "café", "tags": ["red"], "score": 3.0, "tenantId": "t2"},
+    {"id": "c1", "title": "[x]y", "count": 0, "score": 1e10, "done": False, "ownerId": "t1"},
+    {"id": "c2", "title": "café", "tags": ["red"], "score": 3.0, "ownerId": "t2"},
     {"id": "d1", "title": "100%_sure", "tags": ["a b", "red"], "count": 10},
     {
         "id": "d2",
@@ -56,13 +56,13 @@ DOCS: list[Doc] = [
         "done": True,
     },
     {"id": "e1"},
-    {"id": "e2", "title": "line1\nline2", "count": 7, "score": 7, "done": True, "tenantId": "t3"},
-    {"id": "f1", "title": "", "tags": ["blue", "green"], "count": 2, "tenantId": "t1"},
-    {"id": "Z9", "title": "Zeta", "count": 5, "score": -0.5, "tenantId": "t3"},
+    {"id": "e2", "title": "line1\nline2", "count": 7, "score": 7, "done": True, "ownerId": "t3"},
+    {"id": "f1", "title": "", "tags": ["blue", "green"], "count": 2, "ownerId": "t1"},
+    {"id": "Z9", "title": "Zeta", "count": 5, "score": -0.5, "ownerId": "t3"},
 ]
-# Created, then deleted: a tombstone keeps only the id and change properties (tenantId).
+# Created, then deleted: a tombstone keeps only the id and change properties (ownerId).
 DELETED: list[Doc] = [
-    {"id": "x1", "title": "Alpha", "tags": ["red"], "count": 1, "done": True, "tenantId": "t1"},
+    {"id": "x1", "title": "Alpha", "tags": ["red"], "count": 1, "done": True, "ownerId": "t1"},
     {"id": "x2", "title": "gone", "count": 99},
 ]
 # Written first and then changed: only the latest content may match.
@@ -110,7 +110,7 @@ CASES: list[tuple[str, Any, Callable[[Doc], bool]]] = [
     ("eq-id", {"id": "c1"}, lambda d: d["id"] == "c1"),
     # null equality
     ("eq-null-string", {"title": None}, lambda d: "title" not in d),
-    ("eq-null-explicit", {"tenantId": {"eq": None}}, lambda d: "tenantId" not in d),
+    ("eq-null-explicit", {"ownerId": {"eq": None}}, lambda d: "ownerId" not in d),
     ("eq-null-int", {"count": None}, lambda d: "count" not in d),
     ("eq-null-bool", {"done": None}, lambda d: "done" not in d),
     ("neq-null-string", {"title": {"neq": None}}, lambda d: "title" in d),
@@ -123,7 +123,7 @@ CASES: list[tuple[str, Any, Callable[[Doc], bool]]] = [
     ("neq-float", {"score": {"neq": 3}}, lambda d: d.get("score") != 3.0),
     ("neq-bool-true", {"done": {"neq": True}}, lambda d: d.get("done") is not True),
     ("neq-bool-false", {"done": {"neq": False}}, lambda d: d.get("done") is not False),
-    ("neq-tenant", {"tenantId": {"neq": "t1"}}, lambda d: d.get("tenantId") != "t1"),
+    ("neq-owner", {"ownerId": {"neq": "t1"}}, lambda d: d.get("ownerId") != "t1"),
     # ordering
     ("gt-int", {"count": {"gt": 2}}, cmp("count", lambda v: v > 2)),
     ("gte-int", {"count": {"gte": 2}}, cmp("count", lambda v: v >= 2)),
@@ -166,8 +166,8 @@ CASES: list[tuple[str, Any, Callable[[Doc], bool]]] = [
     ("nin-empty", {"count": {"nin": []}}, lambda d: True),
     (
         "nin-tenant",
-        {"tenantId": {"nin": ["t1", "t2"]}},
-        lambda d: d.get("tenantId") not in ("t1", "t2"),
+        {"ownerId": {"nin": ["t1", "t2"]}},
+        lambda d: d.get("ownerId") not in ("t1", "t2"),
     ),
     # list fields: membership
     ("list-eq", {"tags": "red"}, lambda d: "red" in tags(d)),
@@ -208,8 +208,8 @@ CASES: list[tuple[str, Any, Callable[[Doc], bool]]] = [
     # and / or / nesting
     (
         "and-implicit",
-        {"tenantId": "t1", "done": False},
-        lambda d: d.get("tenantId") == "t1" and d.get("done") is False,
+        {"ownerId": "t1", "done": False},
+        lambda d: d.get("ownerId") == "t1" and d.get("done") is False,
     ),
     (
         "and-explicit",
@@ -229,8 +229,8 @@ CASES: list[tuple[str, Any, Callable[[Doc], bool]]] = [
     ),
     (
         "and-of-or",
-        {"and": [{"tenantId": "t1"}, {"or": [{"done": True}, {"score": {"lt": 0}}]}]},
-        lambda d: d.get("tenantId") == "t1" and (d.get("done") is True or d.get("score", 0) < 0),
+        {"and": [{"ownerId": "t1"}, {"or": [{"done": True}, {"score": {"lt": 0}}]}]},
+        lambda d: d.get("ownerId") == "t1" and (d.get("done") is True or d.get("score", 0) < 0),
     ),
     (
         "or-of-and-nested",
@@ -242,20 +242,20 @@ CASES: list[tuple[str, Any, Callable[[Doc], bool]]] = [
                         {"or": [{"tags": "blue"}, {"title": {"like": "%*"}}]},
                     ]
                 },
-                {"tenantId": "t3", "score": {"gt": 0}},
+                {"ownerId": "t3", "score": {"gt": 0}},
                 {"id": "e1"},
             ]
         },
         lambda d: (
             (d.get("count", -99) >= 2 and ("blue" in tags(d) or like("title", "%*")(d)))
-            or (d.get("tenantId") == "t3" and d.get("score", 0) > 0)
+            or (d.get("ownerId") == "t3" and d.get("score", 0) > 0)
             or d["id"] == "e1"
         ),
     ),
     (
         "and-with-field-and-operator-keys",
-        {"and": [{"tenantId": {"neq": "t1"}}, {"count": {"nin": [3]}}], "tags": {"neq": "blue"}},
-        lambda d: d.get("tenantId") != "t1" and d.get("count") != 3 and "blue" not in tags(d),
+        {"and": [{"ownerId": {"neq": "t1"}}, {"count": {"nin": [3]}}], "tags": {"neq": "blue"}},
+        lambda d: d.get("ownerId") != "t1" and d.get("count") != 3 and "blue" not in tags(d),
     ),
 ]
 

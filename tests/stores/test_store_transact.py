@@ -250,13 +250,13 @@ async def test_settling_without_a_write_removes_the_conflict(store):
 @pytest.mark.parametrize(
     ("filter_", "expected"),
     [
-        ({"tenantId": "t1"}, ["a", "c"]),
-        ({"tenantId": {"neq": "t1"}}, ["b", "d", "e"]),
-        ({"tenantId": None}, ["d", "e"]),
+        ({"ownerId": "t1"}, ["a", "c"]),
+        ({"ownerId": {"neq": "t1"}}, ["b", "d", "e"]),
+        ({"ownerId": None}, ["d", "e"]),
         ({"title": {"like": "T%"}}, ["a", "b"]),
         ({"count": {"gte": 2}}, ["b", "c"]),
         ({"tags": "red"}, ["a"]),
-        ({"or": [{"done": True}, {"tenantId": "t2"}]}, ["b", "c"]),
+        ({"or": [{"done": True}, {"ownerId": "t2"}]}, ["b", "c"]),
         # A target that was deleted has no document: only "is null" tests match it.
         ({"id": {"inq": ["a", "e", "zz"]}}, ["a"]),
         ({"id": {"neq": None}}, ["a", "b", "c", "d"]),
@@ -264,15 +264,15 @@ async def test_settling_without_a_write_removes_the_conflict(store):
 )
 async def test_conflicts_where_filters_on_the_target_document(store, filter_, expected):
     targets = {
-        "a": {"id": "a", "title": "Target a", "tags": ["red"], "count": 1, "tenantId": "t1"},
-        "b": {"id": "b", "title": "T", "count": 2, "tenantId": "t2"},
-        "c": {"id": "c", "title": "t", "count": 3, "done": True, "tenantId": "t1"},
+        "a": {"id": "a", "title": "Target a", "tags": ["red"], "count": 1, "ownerId": "t1"},
+        "b": {"id": "b", "title": "T", "count": 2, "ownerId": "t2"},
+        "c": {"id": "c", "title": "t", "count": 3, "done": True, "ownerId": "t1"},
         "d": {"id": "d", "tags": [], "done": False},
         "e": None,  # the target side deleted the document
     }
     # The source sides say the opposite, so a filter on the wrong side gives other ids.
     recorded = [
-        conflict(i, target, title="Source", tenantId="t9", count=0, tags=["red"], done=True)
+        conflict(i, target, title="Source", ownerId="t9", count=0, tags=["red"], done=True)
         for i, target in targets.items()
     ]
     await put(store, "Item", conflicts=recorded)
@@ -336,16 +336,16 @@ async def test_concurrent_read_modify_write_transactions_do_not_lose_updates(sto
 
 async def test_conflicts_on_a_deleted_target_match_through_its_tombstone(store):
     deleted = dataclasses.replace(
-        conflict("gone", None, title="Source", tenantId="t1"),
-        match_data={"id": "gone", "tenantId": "t1"},
+        conflict("gone", None, title="Source", ownerId="t1"),
+        match_data={"id": "gone", "ownerId": "t1"},
     )
     other = dataclasses.replace(
-        conflict("elsewhere", None, title="Source", tenantId="t1"),
-        match_data={"id": "elsewhere", "tenantId": "t2"},
+        conflict("elsewhere", None, title="Source", ownerId="t1"),
+        match_data={"id": "elsewhere", "ownerId": "t2"},
     )
     await put(store, "Item", conflicts=[deleted, other])
 
-    listed = await store.conflicts("Item", where("Item", {"tenantId": "t1"}))
+    listed = await store.conflicts("Item", where("Item", {"ownerId": "t1"}))
 
     assert ids_of(listed) == ["gone"]
     assert listed[0].target_data is None
