@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import jwt
 import mongo_server
+import pymongo
 import pytest
 from gql.transport.exceptions import TransportQueryError, TransportServerError
 from servers import Server, ServerFactory, graphql_repl_command
@@ -80,15 +81,26 @@ async def test_list_shows_ids_roles_and_status_never_secrets(server: Server) -> 
         assert secret not in output
 
 
+def stored_token(store: str, token_id: str) -> list[str]:
+    """Every value stored for a token, read from the store directly."""
+    if store.startswith("sqlite:///"):
+        with sqlite3.connect(urlsplit(store).path) as conn:
+            rows = conn.execute("SELECT * FROM tokens WHERE token_id = ?", (token_id,))
+            return [str(v) for row in rows for v in row]
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(store)
+    try:
+        row = client.get_default_database()["tokens"].find_one({"_id": token_id})
+    finally:
+        client.close()
+    return [] if row is None else [str(v) for v in row.values()]
+
+
 def test_store_keeps_only_a_hash(server: Server) -> None:
-    if not server.store.startswith("sqlite:///"):
-        pytest.skip("reads the SQLite file directly")
     token = new_token(server, "reader")
     secret = token.split("_", 2)[2]
-    with sqlite3.connect(urlsplit(server.store).path) as conn:
-        rows = conn.execute("SELECT * FROM tokens WHERE token_id = ?", (token_id(token),))
-        stored = [str(v) for row in rows for v in row]
-    assert stored and not any(secret in value for value in stored)
+    stored = stored_token(server.store, token_id(token))
+    assert token_id(token) in stored
+    assert not any(secret in value for value in stored)
 
 
 async def test_revoke_stops_http_at_once(server: Server) -> None:
