@@ -158,7 +158,8 @@ class ChangeHub:
                 if self._task is None or self._task.done():
                     raise StoreError("The change feed is not running")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._advanced.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._advanced.wait()
         self._subscribers.add(sub)
         try:
             while True:

@@ -171,7 +171,8 @@ class Store(abc.ABC):
                 yield page
             if not page.has_more:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(written.wait(), self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await written.wait()
 
     @abc.abstractmethod
     async def save_token(self, token: TokenRecord) -> None: ...

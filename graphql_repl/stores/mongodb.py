@@ -248,8 +248,12 @@ class MongoStore(Store):
                 if not batch:
                     # A server that answers at once when there is nothing (the emulator does;
                     # MongoDB waits server-side) would be polled hot: back off while idle.
+                    # (asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                    # cancellation that arrives as the event is set, and close() would then
+                    # wait for this task forever.)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._kick.wait(), idle)
+                        async with asyncio.timeout(idle):
+                            await self._kick.wait()
                     # Poll briskly right after a local write, ever slower while idle.
                     idle = (
                         self.idle_poll if self._kick.is_set() else min(idle * 2, self.idle_poll_max)
