@@ -26,7 +26,7 @@ from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from ..auth import Permission as Perm
-from ..errors import BadInput, ReplError, Unauthenticated
+from ..errors import BadInput
 from ..models import Field, FieldType, Model, Registry
 from ..replication import Change, LocalModel
 from ..replication import CheckpointPair as DomainPair
@@ -169,7 +169,9 @@ class Subscription:
                 "Subscriptions are served over WebSocket (graphql-transport-ws or graphql-ws) "
                 "on this same path"
             )
-        principal = await context.verified_principal()
+        # The field's permission has just checked the caller (``context.principal``).
+        principal = context.principal
+        assert principal is not None
         settings = context.repository.settings
         if context.subscriptions >= settings.max_subscriptions:
             raise BadInput(
@@ -177,13 +179,13 @@ class Subscription:
                 "complete one before starting another"
             )
 
-        async def still_valid() -> ReplError | None:
-            if await context.authenticator.still_valid(principal):
-                return None
-            return Unauthenticated("The token was revoked or has expired")
-
         feed = context.repository.feed(
-            model, since, where, principal.tenant, still_valid, settings.auth_recheck_interval
+            model,
+            since,
+            where,
+            principal.tenant,
+            context.verified_principal,  # raises once the token is revoked or expired
+            settings.auth_recheck_interval,
         )
         return _stream(context, feed)
 

@@ -9,8 +9,8 @@ await in between. From then on it receives exactly what the hub publishes after 
 A subscriber that falls more than ``max_pending`` changes behind is cut off with
 ``FeedOverflow`` (carrying its last checkpoint) instead of growing memory without bound.
 A subscription may also carry a ``check`` run every ``check_interval`` seconds (the API
-checks that the caller's token still works): when it returns an error, the subscription
-ends with that error.
+checks that the caller's token still works): when it raises, the subscription ends with
+that error.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
 
-# Asked every check interval while a subscription is open: an error ends it.
-Check = Callable[[], Awaitable[ReplError | None]]
+# Awaited every check interval while a subscription is open: a ReplError it raises ends it.
+Check = Callable[[], Awaitable[object]]  # its result is not used
 
 
 class _Subscriber:
@@ -181,8 +181,6 @@ async def _watch(sub: _Subscriber, check: Check, interval: float) -> None:
     while sub.error is None:
         await asyncio.sleep(interval)
         try:
-            error = await check()
+            await check()
         except ReplError as exc:
-            error = exc
-        if error is not None:
-            sub.fail(error)
+            sub.fail(exc)

@@ -118,11 +118,14 @@ class LocalModel:
         prefix = tenant_key(self.tenant, "")
         return key[len(prefix) :] if key.startswith(prefix) else key
 
-    def _out(self, data: Document | None) -> Document | None:
+    def _shown(self, data: Document) -> Document:
         """A stored document as this view shows it."""
-        if data is None or self.tenant is None or "id" not in data:
+        if self.tenant is None or "id" not in data:
             return data
         return {**data, "id": self._own_id(data["id"])}
+
+    def _out(self, data: Document | None) -> Document | None:
+        return None if data is None else self._shown(data)
 
     def _claim(self, content: Document) -> Document:
         """``content`` (with this view's id for it) as stored: in this view's tenant
@@ -562,7 +565,7 @@ class LocalModel:
         if offset < 0:
             raise BadInput("offset must not be negative")
         docs = await self.store.find(self.name, self.filter(where), limit, offset)
-        return [self._out(d.data) or d.data for d in docs]
+        return [self._shown(d.data) for d in docs]
 
     async def create(self, data: Any) -> Document:
         if not isinstance(data, dict):
@@ -591,8 +594,7 @@ class LocalModel:
         def change(cur: StoredDoc | None) -> Document | None:
             if cur is None or cur.deleted or not self._visible(cur):
                 raise NotFound(f"{self.name} {model_id!r} not found")
-            mine = self._out(cur.data) or cur.data
-            return self._claim(self.model.validate({**mine, **patch}, model_id))
+            return self._claim(self.model.validate({**self._shown(cur.data), **patch}, model_id))
 
         doc = await self._write_one(self._key(model_id), change)
         assert doc is not None

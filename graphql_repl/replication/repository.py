@@ -76,7 +76,7 @@ class Repository:
     ) -> AsyncIterator[Change]:
         """The live change feed of model ``name``: changes after ``since``, then live ones.
         One watcher per model serves every subscriber of this repository. ``check`` is
-        asked every ``check_interval`` seconds; an error it returns ends the feed."""
+        awaited every ``check_interval`` seconds; a ReplError it raises ends the feed."""
         local = self.model(name).scoped(tenant)
         where_filter = local.filter(where)
         hub = self._hubs.get(name)
