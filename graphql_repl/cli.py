@@ -110,6 +110,10 @@ def serve(
         port=settings.port,
         log_level=log_level,
         timeout_graceful_shutdown=5,
+        # Keep idle HTTP connections longer than clients keep them in their pools
+        # (httpx: 5 s, uvicorn's own default too): with equal timeouts a client can
+        # send on a connection the server is closing, and lose the request.
+        timeout_keep_alive=30,
         # Per-message compression costs more CPU than the fan-out of small JSON events
         # saves in bandwidth (about a third of the feed's server time when measured).
         ws_per_message_deflate=False,
