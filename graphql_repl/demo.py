@@ -16,7 +16,7 @@ Note = Model(
         Field("tenantId", S),
     ),
     default_strategy=Strategy.LATEST,
-    change_properties=("tenantId",),
+    tenant_field="tenantId",
 )
 
 _USER_FIELDS = (Field("name", S), Field("email", S))

@@ -10,7 +10,7 @@ A model is a named collection of JSON documents with a string ``id``::
             Field("tenantId", FieldType.STRING),
         ),
         default_strategy=Strategy.LATEST,
-        change_properties=("tenantId",),
+        tenant_field="tenantId",
     )
 
 ``validate`` turns an incoming document into its normal form (declared fields only, values
@@ -96,13 +96,21 @@ class Field:
 
 @dataclass(frozen=True)
 class Model:
-    """A model declaration. ``roles`` narrows which roles may use it at all (None: any)."""
+    """A model declaration. ``roles`` narrows which roles may use it at all (None: any).
+
+    ``change_properties`` are recorded with each change (a tombstone keeps them, so
+    filters on them match deletions too). ``tenant_field`` names the string field that
+    says which tenant a document belongs to: tenant-bound tokens then see only their
+    tenant's documents of this model, in an id space of their own (a model without one
+    is closed to tenant-bound tokens). It is a change property.
+    """
 
     name: str
     fields: tuple[Field, ...]
     default_strategy: FieldStrategy = Strategy.MANUAL
     roles: frozenset[str] | None = None
     change_properties: tuple[str, ...] = ()
+    tenant_field: str | None = None
     by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
     # Per field, the Python type whose values need no coercion (validation's fast path).
     plain: Mapping[str, type | None] = field(init=False, repr=False, compare=False)
@@ -126,6 +134,16 @@ class Model:
             ):
                 raise ValueError(f"{self.name}.{f.name}: UNION needs a list field")
             fields[f.name] = f
+        if self.tenant_field is not None:
+            tenant = fields.get(self.tenant_field)
+            if tenant is None or tenant.type is not FieldType.STRING:
+                raise ValueError(
+                    f"{self.name}: tenant field {self.tenant_field!r} must be a String field"
+                )
+            if self.tenant_field not in self.change_properties:
+                object.__setattr__(
+                    self, "change_properties", (*self.change_properties, self.tenant_field)
+                )
         for prop in self.change_properties:
             if prop not in fields:
                 raise ValueError(f"{self.name}: change property {prop!r} is not a field")

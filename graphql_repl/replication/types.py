@@ -11,6 +11,10 @@ from ..models import Document
 
 Clock = dict[str, str]
 
+#: Changes per page when a caller gives no limit, and the most one page may hold.
+DEFAULT_PAGE_SIZE = 500
+MAX_PAGE_SIZE = 5000
+
 
 class ChangeType(enum.Enum):
     CREATE = "CREATE"
