@@ -1,11 +1,16 @@
-"""What every resolver sees: the repository, who is calling, and the server's limits."""
+"""What every resolver sees: the server's settings and models, who is calling, and the
+repository as that caller sees it (``view``)."""
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import strawberry
+
 from ..auth import Authenticator, Principal
 from ..errors import Unauthenticated
-from ..replication import Repository
+from ..models import Registry
+from ..replication import LocalModel, Repository, View
+from ..settings import Settings
 from .fanout import SharedEvents
 
 
@@ -22,6 +27,20 @@ class Context:
     subscriptions: int = 0
 
     @property
+    def settings(self) -> Settings:
+        return self.repository.settings
+
+    @property
+    def registry(self) -> Registry:
+        return self.repository.registry
+
+    @property
+    def view(self) -> View:
+        """The repository in the caller's tenant scope (every tenant for a caller bound to
+        none). A property: on WebSocket the caller is known only after connection_init."""
+        return self.repository.view(self.principal.tenant if self.principal else None)
+
+    @property
     def over_websocket(self) -> bool:
         return self.connection_params is not None
 
@@ -34,3 +53,9 @@ class Context:
         if self.over_websocket and not await self.authenticator.still_valid(principal):
             raise Unauthenticated("The token was revoked or has expired")
         return principal
+
+
+def caller_model(info: strawberry.Info, name: str) -> LocalModel:
+    """Model ``name`` as the caller of this request sees it."""
+    context: Context = info.context
+    return context.view.model(name)

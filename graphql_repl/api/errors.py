@@ -19,6 +19,12 @@ from ..errors import BadCheckpoint, FeedOverflow, ReplError
 log = logging.getLogger(__name__)
 
 
+def error_body(message: str, code: str) -> dict[str, Any]:
+    """A whole GraphQL response that is one error with the contract's ``code``, for answers
+    given before (or instead of) executing a request: unreadable or oversized bodies."""
+    return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+
+
 def to_contract(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     extensions: dict[str, Any]

@@ -43,7 +43,7 @@ class Requires(BasePermission):
         else:
             wanted = [(kwargs["model"], self.permission)]
         for name, permission in wanted:
-            model = context.repository.registry.get(name)
+            model = context.registry.get(name)
             if not principal.may(permission, model):
                 raise Forbidden(f"This token may not {permission.value} {model.name}")
         return True

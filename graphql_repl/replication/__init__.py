@@ -1,13 +1,20 @@
 """Replication rules: change log, diff, bulk update, replicate, conflicts and clocks.
 
-Knows nothing of GraphQL; the API layer is a thin adapter over ``Repository``.
+Knows nothing of GraphQL; the API layer is a thin adapter over ``Repository``. One module
+per step: ``tenancy`` (a caller's scope: which documents, under which ids), ``changelog``
+(changes since a checkpoint), ``diff``, ``bulk`` (the bulk-update engine: prepare, decide,
+settle), ``versions`` (how a new record succeeds the current one), ``conflicts``,
+``documents`` (typed web-app writes), ``feed`` (the live change feed), ``replicate``;
+``local.LocalModel`` runs them for one model and one caller, ``repository`` holds the
+models of a server and hands out each caller's ``View``.
 """
 
 from .clocks import HybridLogicalClock
 from .local import LocalModel
 from .replicate import Endpoint, replicate
-from .repository import Repository
+from .repository import Repository, View
 from .revisions import rev_of
+from .tenancy import TenantScope
 from .types import (
     BulkUpdateResult,
     Change,
@@ -39,9 +46,11 @@ __all__ = [
     "ReplicationResult",
     "Repository",
     "Resolution",
+    "TenantScope",
     "Update",
     "UpdateResult",
     "UpdateStatus",
+    "View",
     "replicate",
     "rev_of",
 ]

@@ -24,12 +24,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from ..errors import FeedOverflow, ReplError, StoreError
 from ..filters import Filter, matches
 from ..stores.base import StoredDoc
-from .local import LocalModel
-from .types import Change
+from .changelog import ChangeLog, to_change
+from .types import DEFAULT_PAGE_SIZE, Change
 
 log = logging.getLogger(__name__)
 
-REPLAY_PAGE = 500
+REPLAY_PAGE = DEFAULT_PAGE_SIZE
 
 # Awaited every check interval while a subscription is open: a ReplError it raises ends it.
 Check = Callable[[], Awaitable[object]]  # its result is not used
@@ -66,8 +66,8 @@ class _Subscriber:
 
 
 class ChangeHub:
-    def __init__(self, local: LocalModel, max_pending: int = 10_000) -> None:
-        self.local = local
+    def __init__(self, changelog: ChangeLog, max_pending: int) -> None:
+        self.changelog = changelog
         self.max_pending = max_pending
         self.cursor: str | None = None
         self._subscribers: set[_Subscriber] = set()
@@ -82,15 +82,15 @@ class ChangeHub:
     async def _start(self) -> None:
         async with self._start_lock:
             if self._task is None or self._task.done():
-                self.cursor = await self.local.checkpoint()
+                self.cursor = await self.changelog.checkpoint()
                 self._task = asyncio.create_task(
-                    self._run(self.cursor), name=f"feed-{self.local.name}"
+                    self._run(self.cursor), name=f"feed-{self.changelog.name}"
                 )
 
     async def _run(self, since: str) -> None:
         try:
-            async for page in self.local.store.watch(self.local.name, since):
-                changes = [self.local.to_change(d) for d in page.docs]
+            async for page in self.changelog.watch(since):
+                changes = [to_change(d, self.changelog.scope) for d in page.docs]
                 for sub in self._subscribers:
                     sub.offer(page.docs, changes)
                 # Published everything through this checkpoint: no await since the offers.
@@ -100,7 +100,7 @@ class ChangeHub:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("The change feed of %s stopped", self.local.name)
+            log.exception("The change feed of %s stopped", self.changelog.name)
             error = exc if isinstance(exc, ReplError) else StoreError("The change feed failed")
             for sub in self._subscribers:
                 sub.fail(error)
@@ -122,10 +122,11 @@ class ChangeHub:
         self,
         since: str | None,
         where: Filter | None,
-        check: Check | None = None,
-        check_interval: float = 2.0,
+        check: Check | None,
+        check_interval: float,
     ) -> AsyncIterator[Change]:
-        """Every change after ``since`` (none when it is None), then live changes."""
+        """Every change after ``since`` (none when it is None), then live changes; ``check``
+        is awaited every ``check_interval`` seconds."""
         await self._start()
         sub = _Subscriber(where, self.max_pending)
         watchdog = None
@@ -144,7 +145,7 @@ class ChangeHub:
             if sub.error is not None:
                 raise sub.error
             target = self.cursor
-            page = await self.local.changes_matching(position, where, REPLAY_PAGE, until=target)
+            page = await self.changelog.page(position, where, REPLAY_PAGE, until=target)
             for change in page.changes:
                 sub.last = change.checkpoint
                 yield change

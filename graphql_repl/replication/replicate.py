@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from .types import (
+    DEFAULT_PAGE_SIZE,
     BulkUpdateResult,
     ChangePage,
     CheckpointPair,
@@ -34,7 +35,7 @@ class Endpoint(Protocol):
         self,
         since: str | None = None,
         where: Any = None,
-        limit: int = 500,
+        limit: int = DEFAULT_PAGE_SIZE,
         until: str | None = None,
     ) -> ChangePage: ...
 
@@ -47,7 +48,7 @@ async def replicate(
     since: CheckpointPair | None = None,
     where: Any = None,
     *,
-    chunk_size: int = 500,
+    chunk_size: int = DEFAULT_PAGE_SIZE,
     max_attempts: int = 3,
     keep_updates: bool = True,
     on_chunk: Callable[[CheckpointPair, BulkUpdateResult | None], Awaitable[None]] | None = None,

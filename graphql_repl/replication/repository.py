@@ -1,4 +1,9 @@
-"""The models of one server over one store: what the API layer and the CLI talk to."""
+"""The models of one server over one store: what the API layer and the CLI talk to.
+
+Every caller goes through a ``View``: ``repository.view(tenant)`` is the repository as a
+caller bound to ``tenant`` sees it (``view()``: every tenant), and its models, feeds and
+replications all run in that caller's tenant scope.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +14,46 @@ from typing import Any
 from ..models import Registry
 from ..settings import Settings
 from ..stores import Store, create_store
+from .changelog import localize
 from .clocks import HybridLogicalClock
 from .feed import ChangeHub, Check
 from .local import LocalModel
 from .replicate import replicate
+from .tenancy import TenantScope
 from .types import Change, CheckpointPair, ReplicationResult
 
 
 class Repository:
-    def __init__(self, store: Store, registry: Registry, settings: Settings | None = None) -> None:
+    """``clock`` stamps this server's writes (a fresh hybrid logical clock by default)."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        settings: Settings | None = None,
+        *,
+        clock: HybridLogicalClock | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.settings = settings or Settings()
-        self.clock = HybridLogicalClock()
+        self.clock = clock or HybridLogicalClock()
         self._models: dict[str, LocalModel] = {}
         self._hubs: dict[str, ChangeHub] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, registry: Registry) -> Repository:
-        return cls(create_store(settings.store), registry, settings)
+    def from_settings(
+        cls, settings: Settings, registry: Registry, *, clock: HybridLogicalClock | None = None
+    ) -> Repository:
+        return cls(create_store(settings.store), registry, settings, clock=clock)
 
     async def open(self) -> Repository:
         await self.store.open()
         return self
+
+    async def ping(self) -> None:
+        """Raise ``StoreError`` unless the store answers."""
+        await self.store.checkpoint("")
 
     def stop_feeds(self) -> None:
         """Complete every changeFeed subscription (a server that is stopping calls this
@@ -56,34 +78,60 @@ class Repository:
     ) -> None:
         await self.close()
 
+    def view(self, tenant: str | None = None) -> View:
+        """The repository as a caller bound to ``tenant`` sees it (None: every tenant)."""
+        return View(self, tenant)
+
     def model(self, name: str) -> LocalModel:
-        """The named model; raises ``UnknownModel`` (BAD_USER_INPUT) for an unknown name."""
+        """The named model as a caller of no tenant sees it; raises ``UnknownModel``
+        (BAD_USER_INPUT) for an unknown name."""
         local = self._models.get(name)
         if local is None:
-            local = self._models[name] = LocalModel(
-                self.registry.get(name), self.store, self.clock, self.settings
-            )
+            model = self.registry.get(name)
+            local = self._models[name] = LocalModel(model, self.store, self.clock, self.settings)
         return local
+
+    def hub(self, name: str) -> ChangeHub:
+        """The one watcher of model ``name``'s log, serving every subscriber."""
+        hub = self._hubs.get(name)
+        if hub is None:
+            log = self.model(name).log
+            hub = self._hubs[name] = ChangeHub(log, self.settings.feed_max_pending)
+        return hub
+
+
+class View:
+    """A repository in one caller's tenant scope."""
+
+    def __init__(self, repository: Repository, tenant: str | None) -> None:
+        self.repository = repository
+        self.tenant = tenant
+
+    def model(self, name: str) -> LocalModel:
+        """The named model in this view's scope; ``UnknownModel`` for an unknown name."""
+        repository = self.repository
+        if self.tenant is None:
+            return repository.model(name)
+        model = repository.registry.get(name)
+        return LocalModel(
+            model, repository.store, repository.clock, repository.settings, self.tenant
+        )
 
     def feed(
         self,
         name: str,
-        since: str | None = None,
-        where: Any = None,
-        tenant: str | None = None,
-        check: Check | None = None,
-        check_interval: float = 2.0,
+        since: str | None,
+        where: Any,
+        check: Check | None,
+        check_interval: float,
     ) -> AsyncIterator[Change]:
         """The live change feed of model ``name``: changes after ``since``, then live ones.
-        One watcher per model serves every subscriber of this repository. ``check`` is
-        awaited every ``check_interval`` seconds; a ReplError it raises ends the feed."""
-        local = self.model(name).scoped(tenant)
-        where_filter = local.filter(where)
-        hub = self._hubs.get(name)
-        if hub is None:
-            hub = self._hubs[name] = ChangeHub(self.model(name), self.settings.feed_max_pending)
-        changes = hub.subscribe(since, where_filter, check, check_interval)
-        return changes if tenant is None else _localized(local, changes)
+        ``check`` is awaited every ``check_interval`` seconds; a ReplError it raises ends
+        the feed."""
+        local = self.model(name)
+        hub = self.repository.hub(name)
+        changes = hub.subscribe(since, local.filter(where), check, check_interval)
+        return changes if self.tenant is None else _localized(local.scope, changes)
 
     async def replicate(
         self,
@@ -91,21 +139,20 @@ class Repository:
         target: str,
         since: CheckpointPair | None = None,
         where: Any = None,
-        tenant: str | None = None,
     ) -> ReplicationResult:
-        """Replicate model ``source`` into model ``target`` on this server (as ``tenant``
-        sees them, when given)."""
+        """Replicate model ``source`` into model ``target`` on this server, in this view."""
+        settings = self.repository.settings
         return await replicate(
-            self.model(source).scoped(tenant),
-            self.model(target).scoped(tenant),
+            self.model(source),
+            self.model(target),
             since,
             where,
-            chunk_size=self.settings.replication_chunk_size,
-            max_attempts=self.settings.replication_max_attempts,
+            chunk_size=settings.replication_chunk_size,
+            max_attempts=settings.replication_max_attempts,
         )
 
 
-async def _localized(local: LocalModel, changes: AsyncIterator[Change]) -> AsyncIterator[Change]:
+async def _localized(scope: TenantScope, changes: AsyncIterator[Change]) -> AsyncIterator[Change]:
     """The hub's changes (unscoped) as a tenant's view shows them."""
     async for change in changes:
-        yield local.localize(change)
+        yield localize(change, scope)

@@ -181,10 +181,10 @@ async def test_repository_replicate_copies_one_model_into_another_in_chunks(open
     for i in range(20):
         await users.create({"id": f"u{i:02}", "name": f"user {i}"})
 
-    result = await repo.replicate("User", "RemoteUser")
+    result = await repo.view().replicate("User", "RemoteUser")
     await users.update("u05", {"name": "renamed"})
     await users.delete("u06")
-    again = await repo.replicate("User", "RemoteUser", result.checkpoints)
+    again = await repo.view().replicate("User", "RemoteUser", result.checkpoints)
 
     assert result.counts == {UpdateStatus.APPLIED: 20}
     assert {(u.model_id, u.status) for u in again.updates} == {

@@ -163,7 +163,7 @@ async def test_repository_deletes_are_changes_its_tenant_filter_still_matches(re
     assert page.changes[0].rev is None and page.changes[0].data is None
     assert await notes.find() == [{"id": "t2:n2", "title": "b", "tenantId": "t2"}]
     # As tenant t1 sees it: its own id, and its deletion.
-    mine = await notes.scoped("t1").changes()
+    mine = await repo.view("t1").model("Note").changes()
     assert [(c.model_id, c.type) for c in mine.changes] == [("n1", ChangeType.DELETE)]
 
 

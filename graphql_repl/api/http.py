@@ -1,0 +1,162 @@
+"""GraphQL over HTTP and WebSocket: Strawberry's ASGI integration, with the request and
+message checks, authentication and the contract's error bodies in front of it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, Mapping
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from starlette.websockets import WebSocketDisconnected as ClosedWebSocket
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
+
+from .. import web
+from ..auth import Authenticator, Principal
+from ..replication import Repository
+from .context import Context
+from .errors import error_body
+from .fanout import SharedEvents
+from .schema import build_schema
+
+
+def bearer(value: Any) -> str | None:
+    """The token in an ``Authorization: Bearer <token>`` value."""
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def message_problem(message: object) -> str | None:
+    """What is wrong with the shape of a WebSocket message of either subscription
+    protocol, or None. Strawberry's protocol handlers index messages as they expect them,
+    so a message of another shape must not reach them."""
+    if not isinstance(message, dict):
+        return "a message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "a message needs a string type"
+    payload = message.get("payload")
+    if kind in ("subscribe", "start", "stop", "complete") and not isinstance(
+        message.get("id"), str
+    ):
+        return f"a {kind} message needs a string id"
+    if kind in ("subscribe", "start"):
+        if not isinstance(payload, dict):
+            return f"a {kind} message needs a payload object"
+        if not isinstance(payload.get("query"), str):
+            return "the payload's query must be a string"
+        for name, shape in (("variables", dict), ("operationName", str), ("extensions", dict)):
+            if payload.get(name) is not None and not isinstance(payload[name], shape):
+                return f"the payload's {name} has the wrong type"
+    elif payload is not None and not isinstance(payload, dict):
+        return "a payload must be a JSON object"
+    return None
+
+
+class CheckedWebSocket(ASGIWebSocketAdapter):
+    """Strawberry's WebSocket adapter, with messages of a wrong shape refused before the
+    protocol handlers see them: graphql-transport-ws closes the connection with 4400
+    (its code for an invalid message); the legacy graphql-ws protocol, which has no such
+    code, skips them as it skips messages that are not JSON. Sends to a peer that has
+    gone are dropped quietly."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            problem = message_problem(message)
+            if problem is None:
+                yield message
+            elif not ignore_parsing_errors:
+                await self.close(4400, f"Invalid message: {problem}")
+                return
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        # A message to a peer that has gone is dropped: the connection's handler ends
+        # its operations when its receive loop sees the disconnect. (The legacy
+        # protocol's handler would otherwise leave the error in a task nobody awaits.)
+        with contextlib.suppress(WebSocketDisconnected, ClosedWebSocket):
+            await super().send_json(message)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    websocket_adapter_class = CheckedWebSocket
+
+    def __init__(self, repository: Repository, **kwargs: Any) -> None:
+        settings = repository.settings
+        super().__init__(
+            build_schema(repository.registry, settings),
+            keep_alive=True,
+            keep_alive_interval=settings.keep_alive_interval,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
+            # Counted (and refused with a contract error code) by changeFeed itself.
+            max_subscriptions_per_connection=None,
+            # Browser pages on these origins may open WebSockets (same-origin pages and
+            # non-browser clients always may).
+            allowed_origins=settings.cors_origins,
+            **kwargs,
+        )
+        self.repository = repository
+        self.events = SharedEvents()
+        self.authenticator = Authenticator(
+            repository.store,
+            settings.jwt_secret,
+            settings.jwt_audience,
+            settings.auth_recheck_interval,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # Strawberry answers requests it cannot read with plain text; clients of a
+        # GraphQL API expect a GraphQL error.
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_USER_INPUT"
+            response = JSONResponse(error_body(exc.reason, code), exc.status_code)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:  # invalid JSON or invalid UTF-8
+            raise HTTPException(400, "Unable to parse the request body as JSON") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request must be a JSON object with a query")
+        return value
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        page = web.graphiql_html()
+        return HTMLResponse(page) if page is not None else await super().render_graphql_ide(request)
+
+    async def _principal(self, token: str | None) -> Principal | None:
+        return None if token is None else await self.authenticator.authenticate(token)
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        token = bearer(request.headers.get("authorization"))
+        return Context(
+            self.repository, self.events, self.authenticator, await self._principal(token)
+        )
+
+    async def on_ws_connect(self, context: Context) -> None:
+        params = context.connection_params or {}
+        token = bearer(params.get("Authorization") or params.get("authorization"))
+        if token is None and isinstance(params.get("token"), str):
+            token = params["token"]
+        if token is not None:
+            principal = await self._principal(token)
+            if principal is None:
+                raise ConnectionRejectionError(
+                    {"message": "Unknown, revoked or expired token", "code": "UNAUTHENTICATED"}
+                )
+            context.principal = principal
