@@ -1,6 +1,7 @@
 """GraphQL types of the fixed part of the schema (CONTRACT §2), and their conversions."""
 
-from typing import Any
+import dataclasses
+from typing import Any, Self
 
 import strawberry
 
@@ -19,8 +20,18 @@ UpdateStatus = r.UpdateStatus
 Resolution = r.Resolution
 
 
+class FromDomain:
+    """GraphQL object types whose fields are those of a replication-layer dataclass of the
+    same field names."""
+
+    @classmethod
+    def of(cls, value: Any) -> Self:
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        return cls(**{f.name: getattr(value, f.name) for f in fields})
+
+
 @strawberry.type
-class Change:
+class Change(FromDomain):
     model: str
     model_id: strawberry.ID
     type: ChangeType
@@ -37,20 +48,6 @@ class Change:
         "sequence from concurrent ones."
     )
 
-    @classmethod
-    def of(cls, c: r.Change) -> "Change":
-        return cls(
-            model=c.model,
-            model_id=strawberry.ID(c.model_id),
-            type=c.type,
-            rev=c.rev,
-            prev=c.prev,
-            checkpoint=c.checkpoint or "",
-            data=c.data,
-            clock=c.clock,
-            revs=c.revs,
-        )
-
 
 @strawberry.type
 class ChangePage:
@@ -60,7 +57,7 @@ class ChangePage:
 
 
 @strawberry.type
-class Conflict:
+class Conflict(FromDomain):
     model: str
     model_id: strawberry.ID
     source_rev: str | None
@@ -68,18 +65,6 @@ class Conflict:
     source_data: JSON | None
     target_data: JSON | None
     fields: list[str]
-
-    @classmethod
-    def of(cls, c: r.Conflict) -> "Conflict":
-        return cls(
-            model=c.model,
-            model_id=strawberry.ID(c.model_id),
-            source_rev=c.source_rev,
-            target_rev=c.target_rev,
-            source_data=c.source_data,
-            target_data=c.target_data,
-            fields=c.fields,
-        )
 
 
 @strawberry.type
@@ -118,22 +103,12 @@ class UpdateInput:
 
 
 @strawberry.type
-class UpdateResult:
+class UpdateResult(FromDomain):
     model_id: strawberry.ID
     status: UpdateStatus
     rev: str | None
     data: JSON | None
     error: str | None = strawberry.field(description="Why a REJECTED update was refused.")
-
-    @classmethod
-    def of(cls, u: r.UpdateResult) -> "UpdateResult":
-        return cls(
-            model_id=strawberry.ID(u.model_id),
-            status=u.status,
-            rev=u.rev,
-            data=u.data,
-            error=u.error,
-        )
 
 
 @strawberry.type

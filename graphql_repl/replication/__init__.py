@@ -11,7 +11,7 @@ models of a server and hands out each caller's ``View``.
 
 from .clocks import HybridLogicalClock
 from .local import LocalModel
-from .replicate import Endpoint, replicate
+from .replicate import ChangesQuery, Endpoint, replicate
 from .repository import Repository, View
 from .revisions import rev_of
 from .tenancy import TenantScope
@@ -37,6 +37,7 @@ __all__ = [
     "ChangeInput",
     "ChangePage",
     "ChangeType",
+    "ChangesQuery",
     "CheckpointPair",
     "Conflict",
     "Diff",

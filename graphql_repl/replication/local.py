@@ -22,9 +22,9 @@ from .changelog import ChangeLog
 from .clocks import HybridLogicalClock
 from .diff import diff
 from .documents import Documents
+from .replicate import ChangesQuery, Endpoint
 from .tenancy import TenantScope
 from .types import (
-    DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     BulkUpdateResult,
     ChangeInput,
@@ -42,7 +42,7 @@ def check_limit(limit: int) -> None:
         raise BadInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
 
 
-class LocalModel:
+class LocalModel(Endpoint):
     def __init__(
         self,
         model: Model,
@@ -78,15 +78,9 @@ class LocalModel:
     async def checkpoint(self) -> str:
         return await self.log.checkpoint()
 
-    async def changes(
-        self,
-        since: str | None = None,
-        where: Any = None,
-        limit: int = DEFAULT_PAGE_SIZE,
-        until: str | None = None,
-    ) -> ChangePage:
-        check_limit(limit)
-        return await self.log.page(since, self.filter(where), limit, until)
+    async def read_changes(self, query: ChangesQuery) -> ChangePage:
+        check_limit(query.limit)
+        return await self.log.page(query.since, self.filter(query.where), query.limit, query.until)
 
     async def diff(self, since: str | None, changes: Sequence[ChangeInput]) -> Diff:
         return await diff(self.store, self.scope, since, changes)

@@ -10,9 +10,11 @@ replicate() running forever.
 
 from __future__ import annotations
 
+import abc
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from .types import (
     DEFAULT_PAGE_SIZE,
@@ -26,10 +28,25 @@ from .types import (
 )
 
 
-class Endpoint(Protocol):
-    """One end of replication: a local model, or a remote one over GraphQL."""
+@dataclass(frozen=True, slots=True)
+class ChangesQuery:
+    """Which changes to read: those after ``since`` (all when None) and at or before
+    ``until`` (the end of the log when None), matching ``where``, at most ``limit``."""
 
-    async def checkpoint(self) -> str: ...
+    since: str | None = None
+    where: Any = None
+    limit: int = DEFAULT_PAGE_SIZE
+    until: str | None = None
+
+
+class Endpoint(abc.ABC):
+    """One end of replication: a local model, or a remote one over GraphQL. Like RxDB's
+    replication handler, three operations: where the log ends, the changes since a
+    checkpoint, and a write that settles each update (or reports its conflict)."""
+
+    @abc.abstractmethod
+    async def checkpoint(self) -> str:
+        """The current end of the model's change log."""
 
     async def changes(
         self,
@@ -37,8 +54,14 @@ class Endpoint(Protocol):
         where: Any = None,
         limit: int = DEFAULT_PAGE_SIZE,
         until: str | None = None,
-    ) -> ChangePage: ...
+    ) -> ChangePage:
+        """A page of changes (see ``ChangesQuery``); ``has_more`` while more remain."""
+        return await self.read_changes(ChangesQuery(since, where, limit, until))
 
+    @abc.abstractmethod
+    async def read_changes(self, query: ChangesQuery) -> ChangePage: ...
+
+    @abc.abstractmethod
     async def bulk_update(self, updates: Sequence[Update]) -> BulkUpdateResult: ...
 
 

@@ -8,7 +8,6 @@ replications all run in that caller's tenant scope.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Any
 
 from ..models import Registry
@@ -70,12 +69,7 @@ class Repository:
     async def __aenter__(self) -> Repository:
         return await self.open()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     def view(self, tenant: str | None = None) -> View:
