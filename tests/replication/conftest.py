@@ -1,43 +1,43 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from store_urls import new_store_url  # tests/store_urls.py (pytest puts tests/ on sys.path)
 
 from graphql_repl import Registry, Repository, Settings, demo_registry
+from graphql_repl.replication import HybridLogicalClock
+
+from .helpers import Wall
 
 OpenReplicas = Callable[..., Awaitable[list[Repository]]]
 
 
-def store_url(kind: str, directory: Path, request: pytest.FixtureRequest, name: str) -> str:
-    """The URL of a new, empty store of ``kind``: a SQLite file in ``directory``, or a
-    database of its own on the session's MongoDB."""
-    if kind == "sqlite":
-        return f"sqlite:///{directory / name}.db"
-    parts = urlsplit(request.getfixturevalue("mongodb_url"))
-    return urlunsplit(parts._replace(path=f"/{name}_{uuid.uuid4().hex[:10]}"))
+@pytest.fixture
+def wall() -> Wall:
+    """The wall clock of the test's replicas: it moves only when the test ticks it."""
+    return Wall()
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
-async def open_replicas(request, tmp_path) -> AsyncIterator[OpenReplicas]:
+async def open_replicas(request, tmp_path, wall: Wall) -> AsyncIterator[OpenReplicas]:
     """A factory: ``await open_replicas(n, registry=None, settings=None)`` opens ``n``
-    independent replicas, each a ``Repository`` over a store of its own (every test runs
-    on SQLite and on MongoDB; the demo registry unless another is given). All are closed at
-    teardown."""
+    independent replicas, each a ``Repository`` over a store of its own with a clock on the
+    test's ``wall`` (every test runs on SQLite and on MongoDB; the demo registry unless
+    another is given). All are closed at teardown."""
     opened: list[Repository] = []
+    mongodb = request.getfixturevalue("mongodb_url") if request.param == "mongodb" else None
 
     async def open_(
         n: int = 2, registry: Registry | None = None, settings: Settings | None = None
     ) -> list[Repository]:
         out = []
         for _ in range(n):
-            url = store_url(request.param, tmp_path, request, f"replica{len(opened)}")
+            url = new_store_url(request.param, tmp_path, f"replica{len(opened)}", mongodb)
             repo_settings = dataclasses.replace(settings or Settings(), store=url)
-            repo = Repository.from_settings(repo_settings, registry or demo_registry())
+            clock = HybridLogicalClock(wall=wall)
+            repo = Repository.from_settings(repo_settings, registry or demo_registry(), clock=clock)
             await repo.open()
             opened.append(repo)
             out.append(repo)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from graphql_repl import Repository
@@ -39,10 +38,21 @@ def statuses(result: ReplicationResult) -> dict[str, UpdateStatus]:
     return {u.model_id: u.status for u in result.updates}
 
 
-async def later() -> None:
-    """Let the wall clock move on, so the next write carries a strictly later HLC stamp
-    than every write made so far on any replica of this process."""
-    await asyncio.sleep(0.005)
+class Wall:
+    """A wall clock the replicas of a test share and the test moves on: stamps (and with
+    them every LATEST decision) depend only on what the test does, never on how fast it
+    runs."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self, seconds: float = 0.001) -> None:
+        """Move on, so the next write carries a strictly later stamp than every write
+        made so far on any replica sharing this wall."""
+        self.now += seconds
 
 
 async def snapshot(

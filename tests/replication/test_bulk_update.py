@@ -7,7 +7,7 @@ import pytest
 from graphql_repl import BadInput
 from graphql_repl.replication import ChangeType, Update, UpdateStatus, rev_of
 
-from .helpers import later, sync, sync_both
+from .helpers import sync, sync_both
 
 
 def _create(model_id, **fields):
@@ -167,12 +167,12 @@ async def test_deletion_at_the_targets_rev_is_applied(pair):
     assert await users.get("u1") is None
 
 
-async def test_incoming_clock_stamps_decide_latest_and_move_the_local_clock_past_them(pair):
+async def test_incoming_clock_stamps_decide_latest_and_move_the_local_clock_past_them(pair, wall):
     a, b = pair
     await a.model("Note").create({"id": "n1", "title": "base"})
     await sync(a, b)
     await a.model("Note").update("n1", {"title": "A"})
-    await later()
+    wall.tick()
     await b.model("Note").update("n1", {"title": "B"})
     change = (await a.model("Note").changes()).changes[0]
     far = "f" * 12 + "0000" + "peer"  # far in the future: used to compare, never adopted

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import mongo_server
 import pytest
+from store_urls import new_store_url  # tests/store_urls.py (pytest puts tests/ on sys.path)
 
 from graphql_repl import Repository, Settings, demo_registry
-
-from .conftest import store_url
 
 WRITERS = 4
 OPS = 400
@@ -66,7 +65,8 @@ class Reader:
 async def test_reader_paging_changes_during_multiprocess_writes_ends_with_every_final_state(
     tmp_path, request, kind
 ):
-    url = store_url(kind, tmp_path, request, "shared")
+    mongodb = request.getfixturevalue("mongodb_url") if kind == "mongodb" else None
+    url = new_store_url(kind, tmp_path, "shared", mongodb)
     settings = Settings(store=url)
     env = mongo_server.subprocess_env()
     async with Repository.from_settings(settings, demo_registry()) as repo:

@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import tempfile
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from store_urls import new_store_url  # tests/store_urls.py (pytest puts tests/ on sys.path)
 
 from graphql_repl import Repository, Settings, demo_registry
 from graphql_repl.replication import CheckpointPair, HybridLogicalClock
 
-from .helpers import snapshot, sync
+from .helpers import Wall, snapshot, sync
 
 REPLICAS = 3
 IDS = ("n1", "n2", "n3")
@@ -47,17 +46,6 @@ def replication(draw):
 operations = st.lists(st.one_of(edit, edit, replication()), min_size=1, max_size=25)
 
 
-class FakeWall:
-    """A shared wall clock the test advances, so HLC stamps (and with them every LATEST
-    decision) depend only on the operations, and a failing example replays exactly."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def _apply(repo: Repository, op: str, model_id: str, arg) -> None:
     notes = repo.model("Note")
     doc = await notes.get(model_id)
@@ -85,20 +73,22 @@ async def _run(
     """Apply ``ops`` to three fresh replicas, then the final replication rounds; return each
     replica's Note documents (with revs) and recorded conflicts. ``incremental``: each
     ordered pair of replicas passes the checkpoints of its previous replication."""
-    wall = FakeWall()
+    # A shared wall the test moves on: stamps (and with them every LATEST decision) depend
+    # only on the operations, and a failing example replays exactly.
+    wall = Wall()
     repos = []
     for i in range(REPLICAS):
-        if mongodb is None:
-            url = f"sqlite:///{directory / f'r{i}.db'}"
-        else:
-            url = urlunsplit(urlsplit(mongodb)._replace(path=f"/p{i}_{uuid.uuid4().hex[:10]}"))
-        repo = Repository.from_settings(dataclasses.replace(settings, store=url), demo_registry())
-        repo.clock = HybridLogicalClock(node=f"node{i}", wall=wall)  # before any model()
+        url = new_store_url("sqlite" if mongodb is None else "mongodb", directory, f"r{i}", mongodb)
+        repo = Repository.from_settings(
+            dataclasses.replace(settings, store=url),
+            demo_registry(),
+            clock=HybridLogicalClock(node=f"node{i}", wall=wall),
+        )
         repos.append(await repo.open())
     checkpoints: dict[tuple[int, int], CheckpointPair] = {}
 
     async def replicate(src: int, dst: int) -> None:
-        wall.now += 0.001
+        wall.tick()
         since = checkpoints.get((src, dst)) if incremental else None
         result = await sync(repos[src], repos[dst], since=since)
         checkpoints[(src, dst)] = result.checkpoints
@@ -108,7 +98,7 @@ async def _run(
             if op == "sync":
                 await replicate(first, second)
             else:
-                wall.now += 0.001
+                wall.tick()
                 await _apply(repos[first], op, second, arg)
         for _ in range(3):
             for src, dst in FINAL_ROUND:

@@ -7,7 +7,7 @@ import pytest
 from graphql_repl import Custom, Field, FieldConflict, FieldType, Model, Registry, Strategy
 from graphql_repl.replication import Update, UpdateStatus
 
-from .helpers import later, snapshot, statuses, sync, sync_both
+from .helpers import snapshot, statuses, sync, sync_both
 
 
 async def _note_on_both(a, b, **fields):
@@ -21,11 +21,13 @@ def _is_subsequence(part, whole):
 
 
 @pytest.mark.parametrize("first", ["a-to-b-first", "b-to-a-first"])
-async def test_concurrent_title_edits_take_the_later_write_by_hybrid_logical_clock(pair, first):
+async def test_concurrent_title_edits_take_the_later_write_by_hybrid_logical_clock(
+    pair, first, wall
+):
     a, b = pair
     await _note_on_both(a, b, title="base", body="body")
     await b.model("Note").update("n1", {"title": "earlier, on B"})
-    await later()
+    wall.tick()
     await a.model("Note").update("n1", {"title": "later, on A"})
 
     order = ((a, b), (b, a)) if first == "a-to-b-first" else ((b, a), (a, b))
@@ -42,11 +44,11 @@ async def test_concurrent_title_edits_take_the_later_write_by_hybrid_logical_clo
     assert await snapshot(a) == await snapshot(b)
 
 
-async def test_later_write_wins_even_when_the_earlier_writer_is_the_target(pair):
+async def test_later_write_wins_even_when_the_earlier_writer_is_the_target(pair, wall):
     a, b = pair
     await _note_on_both(a, b, title="base")
     await a.model("Note").update("n1", {"title": "earlier, on A (source)"})
-    await later()
+    wall.tick()
     await b.model("Note").update("n1", {"title": "later, on B (target)"})
 
     result = await sync(a, b)
@@ -56,11 +58,11 @@ async def test_later_write_wins_even_when_the_earlier_writer_is_the_target(pair)
     assert (await a.model("Note").get("n1"))["title"] == "later, on B (target)"
 
 
-async def test_a_field_only_one_side_changed_keeps_that_change_even_if_older(pair):
+async def test_a_field_only_one_side_changed_keeps_that_change_even_if_older(pair, wall):
     a, b = pair
     await _note_on_both(a, b, title="base title", body="base body")
     await a.model("Note").update("n1", {"body": "A's body, written first"})
-    await later()
+    wall.tick()
     await b.model("Note").update("n1", {"title": "B's title, written later"})
 
     await sync_both(a, b)
@@ -69,13 +71,15 @@ async def test_a_field_only_one_side_changed_keeps_that_change_even_if_older(pai
     assert await a.model("Note").get("n1") == await b.model("Note").get("n1") == expected
 
 
-async def test_tags_merge_as_a_union_in_order_without_duplicates_and_removals_stay_removed(pair):
+async def test_tags_merge_as_a_union_in_order_without_duplicates_and_removals_stay_removed(
+    pair, wall
+):
     a, b = pair
     await _note_on_both(a, b, tags=["x", "y", "z"])
     a_tags = ["x", "z", "a1", "a2"]  # removed y, added a1, a2
     b_tags = ["x", "y", "z", "b1", "a1"]  # added b1 and (also) a1
     await a.model("Note").update("n1", {"tags": a_tags})
-    await later()
+    wall.tick()
     await b.model("Note").update("n1", {"tags": b_tags})
 
     merged = await sync(a, b)
@@ -104,11 +108,11 @@ async def test_a_tag_removed_on_one_side_stays_removed_when_the_other_side_only_
         assert (await repo.model("Note").get("n1"))["tags"] == ["keep", "new"]
 
 
-async def test_views_merge_to_the_maximum(pair):
+async def test_views_merge_to_the_maximum(pair, wall):
     a, b = pair
     await _note_on_both(a, b, views=3)
     await a.model("Note").update("n1", {"views": 10})
-    await later()
+    wall.tick()
     await b.model("Note").update("n1", {"views": 7})  # later, but smaller
 
     await sync_both(a, b)
@@ -117,11 +121,13 @@ async def test_views_merge_to_the_maximum(pair):
         assert (await repo.model("Note").get("n1"))["views"] == 10
 
 
-async def test_concurrent_note_edits_on_every_field_merge_identically_in_both_directions(pair):
+async def test_concurrent_note_edits_on_every_field_merge_identically_in_both_directions(
+    pair, wall
+):
     a, b = pair
     await _note_on_both(a, b, title="t", body="b", tags=["x"], views=1)
     await a.model("Note").update("n1", {"title": "tA", "tags": ["x", "a"], "views": 5})
-    await later()
+    wall.tick()
     await b.model("Note").update("n1", {"body": "bB", "tags": ["x", "b"], "views": 4})
 
     ab = await sync(a, b)
@@ -136,12 +142,12 @@ async def test_concurrent_note_edits_on_every_field_merge_identically_in_both_di
     assert await snapshot(a) == await snapshot(b)
 
 
-async def test_each_side_merging_the_same_concurrent_pair_reaches_the_same_rev(pair):
+async def test_each_side_merging_the_same_concurrent_pair_reaches_the_same_rev(pair, wall):
     a, b = pair
     await _note_on_both(a, b, title="t", tags=["x"], views=1)
     since_a, since_b = await a.model("Note").checkpoint(), await b.model("Note").checkpoint()
     await a.model("Note").update("n1", {"title": "tA", "tags": ["x", "a"], "views": 2})
-    await later()
+    wall.tick()
     await b.model("Note").update("n1", {"title": "tB", "tags": ["b", "x"], "views": 3})
     from_a = (await a.model("Note").changes(since_a)).changes
     from_b = (await b.model("Note").changes(since_b)).changes
@@ -162,18 +168,18 @@ async def test_each_side_merging_the_same_concurrent_pair_reaches_the_same_rev(p
 @pytest.mark.parametrize("later_side", ["deletion-later", "edit-later"])
 @pytest.mark.parametrize("first", ["deleter-to-editor-first", "editor-to-deleter-first"])
 async def test_delete_against_concurrent_note_update_is_settled_by_the_later_stamp(
-    pair, later_side, first
+    pair, later_side, first, wall
 ):
     a, b = pair  # A deletes, B edits
     note = "t1:n1"  # a tenant's document: its tombstone keeps tenantId
     await _note_on_both(a, b, id=note, title="base", tenantId="t1")
     if later_side == "deletion-later":
         await b.model("Note").update(note, {"title": "edited"})
-        await later()
+        wall.tick()
         await a.model("Note").delete(note)
     else:
         await a.model("Note").delete(note)
-        await later()
+        wall.tick()
         await b.model("Note").update(note, {"title": "edited"})
 
     order = ((a, b), (b, a)) if first == "deleter-to-editor-first" else ((b, a), (a, b))
@@ -234,10 +240,10 @@ async def gadgets(open_replicas):
     return a, b
 
 
-async def test_source_wins_target_wins_min_and_a_custom_strategy_merge_their_fields(gadgets):
+async def test_source_wins_target_wins_min_and_a_custom_strategy_merge_their_fields(gadgets, wall):
     a, b = gadgets
     await a.model("Gadget").update("g1", {"label": "A", "owner": "A", "price": 12.5, "count": 103})
-    await later()
+    wall.tick()
     await b.model("Gadget").update("g1", {"label": "B", "owner": "B", "price": 9.5, "count": 110})
 
     result = await sync(a, b, "Gadget")
@@ -276,10 +282,10 @@ async def test_source_wins_and_target_wins_are_judged_from_the_target_doing_the_
     }
 
 
-async def test_min_ignores_which_side_wrote_later(gadgets):
+async def test_min_ignores_which_side_wrote_later(gadgets, wall):
     a, b = gadgets
     await b.model("Gadget").update("g1", {"price": 3.0})
-    await later()
+    wall.tick()
     await a.model("Gadget").update("g1", {"price": 4.0})
 
     await sync(a, b, "Gadget")
@@ -321,7 +327,9 @@ async def test_custom_strategy_as_a_model_default_applies_to_undeclared_fields(o
     assert await a.model("Memo").get("m1") == await b.model("Memo").get("m1") == expected
 
 
-async def test_latest_follows_real_writes_not_the_stamp_of_a_side_that_reverted_the_field(trio):
+async def test_latest_follows_real_writes_not_the_stamp_of_a_side_that_reverted_the_field(
+    trio, wall
+):
     """A replica that changed a field and changed it back made no change to it; its later
     stamp must not travel with the other side's value and beat a genuinely later write."""
     a, b, c = trio
@@ -329,9 +337,9 @@ async def test_latest_follows_real_writes_not_the_stamp_of_a_side_that_reverted_
     await sync(a, b)
     await sync(a, c)
     await b.model("Note").update("n1", {"title": "B, first"})
-    await later()
+    wall.tick()
     await c.model("Note").update("n1", {"title": "C, second"})
-    await later()
+    wall.tick()
     await a.model("Note").update("n1", {"title": "x"})
     await a.model("Note").update("n1", {"title": "t0", "body": "A"})  # title back to t0
 
@@ -344,10 +352,10 @@ async def test_latest_follows_real_writes_not_the_stamp_of_a_side_that_reverted_
         assert await repo.model("Note").get("n1") == {"id": "n1", "title": "C, second", "body": "A"}
 
 
-async def test_independent_creates_of_one_note_keep_the_fields_only_one_side_wrote(pair):
+async def test_independent_creates_of_one_note_keep_the_fields_only_one_side_wrote(pair, wall):
     a, b = pair
     await a.model("Note").create({"id": "n1", "title": "from A"})
-    await later()
+    wall.tick()
     await b.model("Note").create({"id": "n1", "body": "from B"})
 
     await sync_both(a, b)
@@ -356,10 +364,10 @@ async def test_independent_creates_of_one_note_keep_the_fields_only_one_side_wro
     assert await a.model("Note").get("n1") == await b.model("Note").get("n1") == expected
 
 
-async def test_each_side_merging_independent_creates_reaches_the_same_document(pair):
+async def test_each_side_merging_independent_creates_reaches_the_same_document(pair, wall):
     a, b = pair
     await a.model("Note").create({"id": "n1", "title": "from A", "tags": ["a"]})
-    await later()
+    wall.tick()
     await b.model("Note").create({"id": "n1", "body": "from B", "tags": ["b"]})
     from_a = (await a.model("Note").changes()).changes
     from_b = (await b.model("Note").changes()).changes

@@ -1,0 +1,18 @@
+"""URLs of new, empty stores for tests: a SQLite file in a directory of the test's, or a
+database of its own on the session's MongoDB (``mongodb_url``)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+
+def new_store_url(kind: str, directory: Path, name: str, mongodb_url: str | None = None) -> str:
+    """A new store of ``kind`` (``sqlite`` or ``mongodb``) named after ``name``."""
+    if kind == "sqlite":
+        return f"sqlite:///{directory / name}.db"
+    if kind != "mongodb" or mongodb_url is None:
+        raise ValueError(f"no store of kind {kind!r} (mongodb needs the session's mongodb_url)")
+    database = f"{name}_{uuid.uuid4().hex[:10]}"
+    return urlunsplit(urlsplit(mongodb_url)._replace(path=f"/{database}"))
