@@ -13,6 +13,11 @@ from collections import OrderedDict
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
+
+# A private API: Strawberry's execution context (the class its schema passes as
+# ``execution_context_class``; subclassing graphql-core's own would lose what Strawberry
+# adds to each resolver's info). tests/api/test_fanout.py fails if a Strawberry release
+# changes it so that results are no longer shared; pyproject.toml caps Strawberry's version.
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from ..replication import Change as DomainChange
