@@ -28,7 +28,7 @@ from .replication import Repository
 from .settings import DEFAULT_STORE, Settings
 
 if TYPE_CHECKING:
-    from .replicator import Summary
+    from .remote import Summary
     from .stores import Store
 
 T = TypeVar("T")
@@ -401,10 +401,9 @@ def replicate(
 ) -> None:
     import orjson
 
-    from .client import RemoteModel, Retry, graphql_url
     from .errors import PermanentError, TransientError
-    from .replicator import Replicator
-    from .statefile import StateError, StateFile
+    from .remote import RemoteModel, ReplicationJob, Retry, StateFile, graphql_url
+    from .remote.statefile import StateError
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
@@ -440,7 +439,7 @@ def replicate(
             ) as remote_target,
         ):
             with StateFile(state) if state is not None else contextlib.nullcontext() as file:
-                replicator = Replicator(
+                replicator = ReplicationJob(
                     remote_source,
                     remote_target,
                     state_file=file,

@@ -3,7 +3,7 @@
 Nothing here imports the server: every server is a separate OS process started with the
 installed ``graphql-repl`` command, and every token comes from ``graphql-repl token create``.
 Used by the API suite (``tests/api``) and the server-to-server suite
-(``tests/replication_remote``).
+(``tests/remote``).
 """
 
 from __future__ import annotations

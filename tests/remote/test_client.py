@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from servers import Server, ServerFactory, free_port
 
-from graphql_repl.client import NO_RETRY, RemoteModel, Retry, graphql_url
+from graphql_repl.remote import NO_RETRY, RemoteModel, Retry, graphql_url
 from graphql_repl.errors import PermanentError, ResyncRequired, TransientError
 from graphql_repl.replication import (
     ChangeInput,

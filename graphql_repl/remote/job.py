@@ -1,6 +1,6 @@
 """Replication between two servers: what ``graphql-repl replicate`` runs.
 
-``Replicator`` copies one model from a source server to a target server with
+``ReplicationJob`` copies one model from a source server to a target server with
 ``replicate()`` over two ``RemoteModel``s: pages of the source's changes go to the target
 with ``bulkUpdate`` (carrying per-field clocks and ancestry), and after each page the target
 has applied, the checkpoint pair is stored in the state file, so a crash at any moment loses
@@ -29,9 +29,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .client import RemoteModel, Retry
-from .errors import PermanentError, ResyncRequired, TransientError
-from .replication import (
+from ..errors import PermanentError, ResyncRequired, TransientError
+from ..replication import (
     BulkUpdateResult,
     ChangePage,
     CheckpointPair,
@@ -40,7 +39,8 @@ from .replication import (
     UpdateStatus,
     replicate,
 )
-from .replication.types import Change
+from ..replication.types import Change
+from .client import RemoteModel, Retry
 from .statefile import State, StateError, StateFile
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def _label(summary: Summary) -> str:
     return f"{summary.model} -> {summary.target_model}"
 
 
-class Replicator:
+class ReplicationJob:
     """Replicates ``source`` into ``target``; ``run()`` returns the ``Summary``.
 
     ``request_stop()`` (from a signal handler) makes the run end once the batch being
@@ -433,7 +433,7 @@ class _Pushing:
     """The target as ``replicate()`` sees it: marks the replicator busy while a batch is
     being pushed, so that a stop waits for it to be applied and stored."""
 
-    def __init__(self, target: RemoteModel, replicator: Replicator) -> None:
+    def __init__(self, target: RemoteModel, replicator: ReplicationJob) -> None:
         self.target = target
         self.replicator = replicator
 

@@ -53,9 +53,9 @@ from tenacity import (
 )
 from websockets.exceptions import ConnectionClosed
 
-from .errors import PermanentError, RemoteError, ResyncRequired, TransientError
-from .models import Document
-from .replication.types import (
+from ..errors import PermanentError, RemoteError, ResyncRequired, TransientError
+from ..models import Document
+from ..replication.types import (
     BulkUpdateResult,
     Change,
     ChangeInput,

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import orjson
 
-from .replication.types import CheckpointPair
+from ..replication.types import CheckpointPair
 
 VERSION = 1
 
