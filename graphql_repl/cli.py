@@ -401,9 +401,8 @@ def replicate(
 ) -> None:
     import orjson
 
-    from .errors import PermanentError, TransientError
+    from .errors import PermanentError, StateError, TransientError
     from .remote import RemoteModel, ReplicationJob, Retry, StateFile, graphql_url
-    from .remote.statefile import StateError
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr

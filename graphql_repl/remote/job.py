@@ -29,7 +29,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..errors import PermanentError, ResyncRequired, TransientError
+from ..errors import PermanentError, ResyncRequired, StateError, TransientError
 from ..replication import (
     BulkUpdateResult,
     ChangePage,
@@ -41,7 +41,7 @@ from ..replication import (
 )
 from ..replication.types import Change
 from .client import RemoteModel, Retry
-from .statefile import State, StateError, StateFile
+from .statefile import State, StateFile
 
 log = logging.getLogger(__name__)
 

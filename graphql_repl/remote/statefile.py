@@ -18,13 +18,10 @@ from typing import IO, Any
 
 import orjson
 
+from ..errors import StateError
 from ..replication.types import CheckpointPair
 
 VERSION = 1
-
-
-class StateError(Exception):
-    """The state file cannot be used: unreadable, not ours, or for another replication."""
 
 
 @dataclass
