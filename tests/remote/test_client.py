@@ -7,11 +7,12 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from servers import Server, ServerFactory, free_port
 
-from graphql_repl.remote import NO_RETRY, RemoteModel, Retry, graphql_url
 from graphql_repl.errors import PermanentError, ResyncRequired, TransientError
+from graphql_repl.remote import NO_RETRY, RemoteModel, Retry, graphql_url
 from graphql_repl.replication import (
     ChangeInput,
     ChangeType,
@@ -22,7 +23,7 @@ from graphql_repl.replication import (
     replicate,
 )
 
-from .helpers import Client, Servers, note_ids
+from .helpers import Client, Servers, note_ids, uid
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,32 @@ async def test_replicate_between_two_remote_models(pair: tuple[Server, Server]) 
         assert again.counts == {}
     docs = Client(b).documents()
     assert all(docs[i] == Client(a).documents()[i] for i in ids)
+
+
+async def test_request_bodies_are_encoded_by_orjson(
+    pair: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulkUpdate goes to httpx as orjson's bytes, not as ``json=`` for the json module to
+    encode (gql's default): 1e-7 tells the two apart, the json module writes 1e-07."""
+    sent: list[httpx.Request] = []
+    send = httpx.AsyncClient.send
+
+    async def recording(
+        client: httpx.AsyncClient, request: httpx.Request, **kwargs: Any
+    ) -> httpx.Response:
+        sent.append(request)
+        return await send(client, request, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", recording)
+    a, _ = pair
+    record_id = uid("orjson-")
+    record = {"id": record_id, "account": "a", "amount": 1e-7, "currency": "EUR"}
+    async with RemoteModel(a.url, "FinancialRecord", a.token("admin")) as records:
+        result = await records.bulk_update([Update(record_id, ChangeType.CREATE, record)])
+    assert [r.status for r in result.results] == [UpdateStatus.APPLIED]
+    (request,) = [r for r in sent if b"bulkUpdate(" in r.content]
+    assert request.headers["Content-Type"] == "application/json"
+    assert b'"amount":1e-7' in request.content
 
 
 async def test_changes_carry_clocks_and_ancestry(pair: tuple[Server, Server]) -> None:
