@@ -402,7 +402,10 @@ def replicate(
     import orjson
 
     from .errors import PermanentError, StateError, TransientError
-    from .remote import RemoteModel, ReplicationJob, Retry, StateFile, graphql_url
+    from .remote import JobOptions, RemoteModel, ReplicationJob, Retry, StateFile, graphql_url
+    from .replication import Resolution
+
+    RESOLUTIONS = {"report": None, "source": Resolution.SOURCE, "target": Resolution.TARGET}
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
@@ -438,17 +441,15 @@ def replicate(
             ) as remote_target,
         ):
             with StateFile(state) if state is not None else contextlib.nullcontext() as file:
-                replicator = ReplicationJob(
-                    remote_source,
-                    remote_target,
-                    state_file=file,
+                options = JobOptions(
                     where=where_filter,
                     batch_size=batch_size,
-                    on_conflict=on_conflict,
+                    on_conflict=RESOLUTIONS[on_conflict],
                     live=live,
                     retry=retry,
                     interactive=sys.stderr.isatty(),
                 )
+                replicator = ReplicationJob(remote_source, remote_target, options, file)
                 task = asyncio.current_task()
                 assert task is not None
                 loop = asyncio.get_running_loop()

@@ -7,11 +7,12 @@ run goes on from there.
 """
 
 from .client import NO_RETRY, RemoteModel, Retry, graphql_url
-from .job import ReplicationJob, Summary
+from .job import JobOptions, ReplicationJob, Summary
 from .statefile import State, StateFile
 
 __all__ = [
     "NO_RETRY",
+    "JobOptions",
     "RemoteModel",
     "ReplicationJob",
     "Retry",

@@ -24,7 +24,6 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -56,6 +55,8 @@ from websockets.exceptions import ConnectionClosed
 from ..errors import PermanentError, RemoteError, ResyncRequired, TransientError
 from ..models import Document
 from ..replication.types import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     BulkUpdateResult,
     Change,
     ChangeInput,
@@ -201,7 +202,7 @@ class RemoteModel:
 
     ``timeout`` bounds each request (seconds). ``retry`` says how transient failures are
     retried (``NO_RETRY`` to raise them at once). ``push_size`` splits ``bulk_update`` into
-    requests of at most that many updates (the server takes at most 5000). With
+    requests of at most that many updates (the server takes at most ``MAX_PAGE_SIZE``). With
     ``full_results=False`` the results of ``bulk_update`` come back without their ``rev``
     and ``data`` (None), which replication does not need: less for both sides to do. With
     ``read_ahead`` (the default), ``changes`` fetches the page after the one it returns in
@@ -216,7 +217,7 @@ class RemoteModel:
         *,
         timeout: float = 60.0,
         retry: Retry | None = None,
-        push_size: int = 5000,
+        push_size: int = MAX_PAGE_SIZE,
         full_results: bool = True,
         read_ahead: bool = True,
     ) -> None:
@@ -233,10 +234,16 @@ class RemoteModel:
         self._session: AsyncClientSession | None = None
         self._connecting = asyncio.Lock()
         self._ahead: tuple[tuple[Any, ...], asyncio.Task[ChangePage]] | None = None
+        self._pushes = 0
 
     @property
     def name(self) -> str:
         return self.model
+
+    @property
+    def pushing(self) -> bool:
+        """Whether a ``bulk_update`` is under way (the target may be applying it)."""
+        return self._pushes > 0
 
     def __repr__(self) -> str:
         return f"RemoteModel({self.url!r}, {self.model!r})"
@@ -272,12 +279,7 @@ class RemoteModel:
         await self._open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def _execute(self, what: str, request: GraphQLRequest, **variables: Any) -> Any:
@@ -305,7 +307,7 @@ class RemoteModel:
         self,
         since: str | None = None,
         where: Any = None,
-        limit: int = 500,
+        limit: int = DEFAULT_PAGE_SIZE,
         until: str | None = None,
     ) -> ChangePage:
         ahead, self._ahead = self._ahead, None
@@ -341,14 +343,18 @@ class RemoteModel:
         conflicts: list[Conflict] = []
         checkpoint = ""
         request = BULK_UPDATE[self.full_results]
-        for start in range(0, len(updates), self.push_size):
-            chunk = [update_input(u) for u in updates[start : start + self.push_size]]
-            data = (await self._execute("bulkUpdate", request, updates=chunk))["bulkUpdate"]
-            results += [update_result_of(r) for r in data["results"]]
-            conflicts += [conflict_of(c) for c in data["conflicts"]]
-            checkpoint = data["checkpoint"]
-        if not checkpoint:
-            checkpoint = await self.checkpoint()
+        self._pushes += 1
+        try:
+            for start in range(0, len(updates), self.push_size):
+                chunk = [update_input(u) for u in updates[start : start + self.push_size]]
+                data = (await self._execute("bulkUpdate", request, updates=chunk))["bulkUpdate"]
+                results += [update_result_of(r) for r in data["results"]]
+                conflicts += [conflict_of(c) for c in data["conflicts"]]
+                checkpoint = data["checkpoint"]
+            if not checkpoint:
+                checkpoint = await self.checkpoint()
+        finally:
+            self._pushes -= 1
         return BulkUpdateResult(results, conflicts, checkpoint)
 
     # -- the rest of the API --------------------------------------------------------------
