@@ -38,13 +38,11 @@ from ..replication import (
     UpdateStatus,
     replicate,
 )
-from ..replication.types import Change
+from ..replication.types import DEFAULT_PAGE_SIZE, Change
 from .client import RemoteModel, Retry
 from .statefile import State, StateFile
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BATCH_SIZE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ class JobOptions:
     """
 
     where: Any = None
-    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_size: int = DEFAULT_PAGE_SIZE
     on_conflict: Resolution | None = None
     live: bool = False
     retry: Retry = field(default_factory=Retry)
