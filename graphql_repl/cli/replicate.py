@@ -142,6 +142,8 @@ def replicate(
     as_json: bool,
     log_level: str,
 ) -> None:
+    """Run ``graphql-repl replicate`` (its help is ``REPLICATE_HELP``) and exit with the
+    code its outcome calls for."""
     from ..remote import JobOptions, Retry
 
     _log_to_stderr(log_level)

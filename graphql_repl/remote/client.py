@@ -139,6 +139,7 @@ def graphql_url(url: str) -> str:
 
 
 def websocket_url(url: str) -> str:
+    """The WebSocket URL of a server's GraphQL endpoint (``wss`` for ``https``)."""
     parts = urlsplit(graphql_url(url))
     return urlunsplit(parts._replace(scheme="wss" if parts.scheme == "https" else "ws"))
 
@@ -155,6 +156,8 @@ class Retry:
     maximum: float = 10.0
 
     def retrying(self) -> AsyncRetrying:
+        """A tenacity retrier on this schedule, logging each retry as a warning."""
+
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             delay = state.next_action.sleep if state.next_action else 0.0
@@ -238,6 +241,7 @@ class RemoteModel:
 
     @property
     def name(self) -> str:
+        """The model's name (as a ``LocalModel`` has one)."""
         return self.model
 
     @property
@@ -267,6 +271,7 @@ class RemoteModel:
             return self._session
 
     async def close(self) -> None:
+        """Close the connection (and drop a page read ahead); the next request opens one."""
         if self._ahead is not None:
             self._ahead[1].cancel()
             self._ahead = None
@@ -299,6 +304,7 @@ class RemoteModel:
     # -- the Endpoint operations ------------------------------------------------------------
 
     async def checkpoint(self) -> str:
+        """The model's latest checkpoint on the server."""
         data = await self._execute("checkpoint", CHECKPOINT)
         checkpoint: str = data["checkpoint"]
         return checkpoint
@@ -310,6 +316,8 @@ class RemoteModel:
         limit: int = DEFAULT_PAGE_SIZE,
         until: str | None = None,
     ) -> ChangePage:
+        """A page of at most ``limit`` changes after ``since`` (up to ``until``) matching
+        ``where``: the ``changes`` query."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[0] == (since, where, limit, until):
             page = await ahead[1]
@@ -360,6 +368,8 @@ class RemoteModel:
     # -- the rest of the API --------------------------------------------------------------
 
     async def diff(self, since: str | None, changes: Sequence[ChangeInput]) -> Diff:
+        """Which of ``changes`` are deltas and which conflict with the server's changes
+        after ``since``: the ``diff`` mutation."""
         inputs = [
             _without_nulls(
                 {
@@ -378,12 +388,15 @@ class RemoteModel:
         )
 
     async def conflicts(self) -> list[Conflict]:
+        """The conflicts recorded on the server and not yet resolved."""
         data = await self._execute("conflicts", CONFLICTS)
         return [conflict_of(c) for c in data["conflicts"]]
 
     async def resolve_conflict(
         self, model_id: str, using: Resolution, data: Any = None
     ) -> Document | None:
+        """Resolve the conflict of ``model_id`` ``using`` one side (or ``data``, for
+        ``MANUAL``); returns the document kept."""
         result = await self._execute(
             "resolveConflict", RESOLVE, modelId=model_id, using=using.value, data=data
         )
@@ -443,6 +456,7 @@ class RemoteModel:
 
 
 def change_of(c: dict[str, Any]) -> Change:
+    """A ``Change`` from its GraphQL shape."""
     return Change(
         c["model"],
         c["modelId"],
@@ -457,6 +471,7 @@ def change_of(c: dict[str, Any]) -> Change:
 
 
 def update_input(u: Update) -> dict[str, Any]:
+    """The ``UpdateInput`` that sends ``u``."""
     return _without_nulls(
         {
             "modelId": u.model_id,
@@ -471,12 +486,14 @@ def update_input(u: Update) -> dict[str, Any]:
 
 
 def update_result_of(r: dict[str, Any]) -> UpdateResult:
+    """An ``UpdateResult`` from its GraphQL shape."""
     return UpdateResult(
         r["modelId"], UpdateStatus(r["status"]), r.get("rev"), r.get("data"), r.get("error")
     )
 
 
 def conflict_of(c: dict[str, Any]) -> Conflict:
+    """A ``Conflict`` from its GraphQL shape."""
     return Conflict(
         c["model"],
         c["modelId"],

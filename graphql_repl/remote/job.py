@@ -95,13 +95,16 @@ class Summary:
 
     @property
     def read(self) -> int:
+        """How many changes were read from the source (and sent to the target)."""
         return sum(self.counts.values())
 
     @property
     def seconds(self) -> float:
+        """How long the run took (so far, while it runs)."""
         return (self.finished or time.monotonic()) - self.started
 
     def counts_text(self) -> str:
+        """The counts per status, as ``1,200 applied, 3 conflict``."""
         return ", ".join(
             f"{self.counts[status]:,} {status.value.lower()}"
             for status in UpdateStatus
@@ -109,6 +112,7 @@ class Summary:
         )
 
     def as_json(self) -> dict[str, Any]:
+        """The summary as ``replicate --json`` prints it."""
         return {
             "model": self.model,
             "targetModel": self.target_model,
@@ -141,6 +145,7 @@ class Progress:
         self._last_read = 0
 
     def update(self, done: int) -> None:
+        """``done`` more changes were applied."""
         if self.bar is not None:
             self.bar.update(done)
             self.bar.set_postfix_str(self.summary.counts_text(), refresh=False)
@@ -155,6 +160,7 @@ class Progress:
         return f"{self.summary.read:,} changes: {self.summary.counts_text()}"
 
     def close(self) -> None:
+        """Remove the bar from the terminal."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -195,10 +201,13 @@ class ReplicationJob:
         return self.target.pushing or self._applying
 
     def request_stop(self) -> bool:
+        """Stop once the batch being pushed is applied and stored; True when nothing is."""
         self.stopping = True
         return not self.busy
 
     async def run(self) -> Summary:
+        """Catch up (then, with ``live``, follow) until done or stopped; a stop or a
+        cancellation ends the run with ``stopped`` set, the checkpoints saved."""
         try:
             await self._run()
         except (Stopped, asyncio.CancelledError):
