@@ -6,14 +6,16 @@
     │   ├── BadCheckpoint     a malformed checkpoint, or one this store's log does not hold
     │   │                     (``resync``: start again without one)
     │   ├── BadFilter         a ``where`` filter that names an unknown field or operator
-    │   └── InvalidDocument   a document that does not fit its model
+    │   ├── InvalidDocument   a document that does not fit its model
+    │   └── StateError        a replication state file that cannot be used: unreadable, not
+    │                         ours, for another replication, or in use by another run
     ├── Unauthenticated       UNAUTHENTICATED: no token, or one we do not know
     ├── Forbidden             FORBIDDEN: a known token without the permission
     ├── NotFound              NOT_FOUND: the document or conflict does not exist
     ├── FeedOverflow          INTERNAL_SERVER_ERROR: a subscriber fell too far behind
     ├── StoreError            INTERNAL_SERVER_ERROR: the store failed; the message is safe to show
-    └── RemoteError           a request to a remote server failed (``client.py``); ``url``, and
-        │                     ``code``: the server's ``extensions.code`` when it gave one
+    └── RemoteError           a request to a remote server failed (``remote/client.py``); ``url``,
+        │                     and ``code``: the server's ``extensions.code`` when it gave one
         ├── TransientError    may succeed if retried: connection refused or reset, timeout,
         │                     HTTP 5xx, INTERNAL_SERVER_ERROR, the connection closed
         └── PermanentError    retrying cannot help: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT
@@ -22,8 +24,8 @@
                                 (``extensions.resync``): start again without one
 
 Every backend maps its driver's exceptions to ``StoreError`` in one place, so code above
-the store never sees ``sqlite3`` or ``pymongo`` exceptions; likewise ``client.py`` maps the
-GraphQL client's and the network's exceptions to ``RemoteError`` in one place.
+the store never sees ``sqlite3`` or ``pymongo`` exceptions; likewise ``remote/client.py`` maps
+the GraphQL client's and the network's exceptions to ``RemoteError`` in one place.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ class BadFilter(BadInput):
 
 class InvalidDocument(BadInput):
     pass
+
+
+class StateError(BadInput):
+    """The state file given to ``graphql-repl replicate`` cannot be used: unreadable, not
+    ours, for another replication, or in use by another run."""
 
 
 class Unauthenticated(ReplError):

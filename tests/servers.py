@@ -3,7 +3,7 @@
 Nothing here imports the server: every server is a separate OS process started with the
 installed ``graphql-repl`` command, and every token comes from ``graphql-repl token create``.
 Used by the API suite (``tests/api``) and the server-to-server suite
-(``tests/replication_remote``).
+(``tests/remote``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def create_token(store: str, role: str, tenant: str | None = None) -> str:
     lines = done.stdout.splitlines()
     assert len(lines) == 1, f"token create must print the token alone, got {done.stdout!r}"
     token = lines[0].strip()
-    assert token and " " not in token
+    assert token
+    assert " " not in token
     return token
 
 

@@ -29,7 +29,8 @@ def test_notes_converge_both_ways_without_ping_pong(
     first = sync(a, b, "Note", tmp_path)
     assert [r.code for r in first] == [0, 0], first
     assert first[0].summary["applied"] == 40
-    assert first[1].summary["applied"] == 10 and first[1].summary["unchanged"] == 40  # echoes
+    assert first[1].summary["applied"] == 10
+    assert first[1].summary["unchanged"] == 40  # echoes
     assert left.documents() == right.documents()
 
     # Concurrent edits on both sides, merged by Note's strategies.
@@ -51,7 +52,8 @@ def test_notes_converge_both_ways_without_ping_pong(
     assert sorted(merged["a00000"]["tags"]) == ["a", "b", "start"]
     assert merged["a00001"]["title"] == "later"
     assert merged["b00000"]["views"] == 7
-    assert "a00002" not in merged and "new-on-b" in merged
+    assert "a00002" not in merged
+    assert "new-on-b" in merged
     # No ping-pong: by the last round nothing is left to send either way.
     assert [r.summary["changes"] for r in rounds[-1]] == [0, 0], rounds[-1]
 
@@ -71,7 +73,8 @@ def test_user_conflicts_are_reported_both_ways_until_resolved(
     there, back = sync(a, b, "User", tmp_path)
     for run in (there, back):
         assert run.code == EXIT_CONFLICTS, run
-        assert run.summary["conflictIds"] == ["u1"] and run.summary["conflict"] == 1
+        assert run.summary["conflictIds"] == ["u1"]
+        assert run.summary["conflict"] == 1
     assert left.conflicts("User") == right.conflicts("User") == ["u1"]
     assert left.documents("User")["u2"] == right.documents("User")["u2"]
     assert left.documents("User")["u1"]["name"] == "Ada (A)"
@@ -80,12 +83,14 @@ def test_user_conflicts_are_reported_both_ways_until_resolved(
     # No new conflict (only the echo of u2 comes by), but u1's is still there: still reported.
     again = replicate(a, b, "User", tmp_path / "User-a-b.json")
     assert again.code == EXIT_CONFLICTS, again
-    assert again.summary["conflict"] == 0 and again.summary["conflictIds"] == ["u1"]
+    assert again.summary["conflict"] == 0
+    assert again.summary["conflictIds"] == ["u1"]
 
     # Resolved on B for the source side (A's version) ...
     resolved = replicate(a, b, "User", tmp_path / "User-a-b.json", "--on-conflict", "source")
     assert resolved.code == 0, resolved
-    assert resolved.summary["resolved"] == 1 and resolved.summary["conflictIds"] == []
+    assert resolved.summary["resolved"] == 1
+    assert resolved.summary["conflictIds"] == []
     assert right.conflicts("User") == []
     assert right.documents("User")["u1"]["name"] == "Ada (A)"
     # ... and the resolution flows back and settles A's record of the conflict as well.
@@ -121,7 +126,8 @@ def test_changes_flow_across_hops_and_back_without_echoes(
     cc.create("Note", {"id": "made-on-c", "title": "new"})
     up = replicate(c, b, "Note", tmp_path / "cb.json")
     assert up.code == 0, up
-    assert up.summary["applied"] == 2 and up.summary["unchanged"] == 49  # the rest: echoes
+    assert up.summary["applied"] == 2
+    assert up.summary["unchanged"] == 49  # the rest: echoes
     assert replicate(b, a, "Note", tmp_path / "ba.json").code == 0
     assert ca.documents()["n00003"]["title"] == "edited on C"
     assert ca.documents() == cb.documents() == cc.documents()
@@ -130,6 +136,9 @@ def test_changes_flow_across_hops_and_back_without_echoes(
     b_log, c_log = cb.checkpoint(), cc.checkpoint()
     ab = replicate(a, b, "Note", tmp_path / "ab.json")
     bc = replicate(b, c, "Note", tmp_path / "bc.json")
-    assert ab.summary["changes"] == 2 and ab.summary["unchanged"] == 2, ab
-    assert bc.summary["changes"] == 2 and bc.summary["unchanged"] == 2, bc
-    assert cb.changes(since=b_log) == [] and cc.changes(since=c_log) == []
+    assert ab.summary["changes"] == 2, ab
+    assert ab.summary["unchanged"] == 2, ab
+    assert bc.summary["changes"] == 2, bc
+    assert bc.summary["unchanged"] == 2, bc
+    assert cb.changes(since=b_log) == []
+    assert cc.changes(since=c_log) == []

@@ -18,7 +18,8 @@ def test_copy_then_incremental_runs_send_only_what_changed(
 
     first = replicate(a, b, "Note", state, "--batch-size", "250")
     assert first.code == 0, first
-    assert first.summary["changes"] == 1200 and first.summary["applied"] == 1200
+    assert first.summary["changes"] == 1200
+    assert first.summary["applied"] == 1200
     assert target.documents() == source.documents()
     saved = read_state(state)
     assert saved["checkpoints"]["source"] == source.checkpoint()
@@ -37,7 +38,8 @@ def test_copy_then_incremental_runs_send_only_what_changed(
     source.create("Note", {"id": "late", "title": "late"})
     third = replicate(a, b, "Note", state)
     assert third.code == 0, third
-    assert third.summary["changes"] == 11 and third.summary["applied"] == 11
+    assert third.summary["changes"] == 11
+    assert third.summary["applied"] == 11
     assert sorted(c["modelId"] for c in target.changes(since=target_log)) == sorted(
         [*ids[:10], "late"]
     )
@@ -56,7 +58,8 @@ def test_deletes_are_replicated(sqlite_servers: Servers, tmp_path: Path) -> None
 
     run = replicate(a, b, "Note", state)
     assert run.code == 0, run
-    assert run.summary["changes"] == 7 and run.summary["applied"] == 7
+    assert run.summary["changes"] == 7
+    assert run.summary["applied"] == 7
     assert sorted(target.documents()) == ids[7:]
     deleted = [c for c in target.changes() if c["type"] == "DELETE"]
     assert sorted(c["modelId"] for c in deleted) == ids[:7]
@@ -87,7 +90,8 @@ def test_a_checkpoint_the_source_cannot_continue_from_means_a_full_copy(
 
     run = replicate(b, c, "Note", state)
     assert run.code == 0, run
-    assert run.summary["resynced"] is True and run.summary["changes"] == 8
+    assert run.summary["resynced"] is True
+    assert run.summary["changes"] == 8
     assert "starting again from no checkpoint" in run.stderr
     assert sorted(Client(c).documents()) == note_ids(5, "a") + note_ids(8, "b")
     assert read_state(state)["checkpoints"]["source"] == Client(b).checkpoint()

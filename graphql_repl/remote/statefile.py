@@ -18,17 +18,17 @@ from typing import IO, Any
 
 import orjson
 
-from .replication.types import CheckpointPair
+from ..errors import StateError
+from ..replication.types import CheckpointPair
 
 VERSION = 1
 
 
-class StateError(Exception):
-    """The state file cannot be used: unreadable, not ours, or for another replication."""
-
-
 @dataclass
 class State:
+    """Where a replication of ``model`` into ``target_model`` is: the checkpoints to go on
+    from, and the conflicts it left on the target."""
+
     model: str
     target_model: str
     source: str = ""  # the URLs, to tell the user; checkpoints carry their store's identity
@@ -37,6 +37,7 @@ class State:
     conflicts: list[str] = field(default_factory=list)  # left unresolved on the target
 
     def to_json(self) -> bytes:
+        """The state file's content."""
         return orjson.dumps(
             {
                 "version": VERSION,
@@ -55,6 +56,7 @@ class State:
 
     @classmethod
     def from_json(cls, raw: bytes) -> State:
+        """The state in a state file's content; ``ValueError`` if it is not one."""
         data: Any = orjson.loads(raw)
         if not isinstance(data, dict) or data.get("version") != VERSION:
             raise ValueError(f"not a version {VERSION} state file")

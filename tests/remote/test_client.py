@@ -7,11 +7,12 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from servers import Server, ServerFactory, free_port
 
-from graphql_repl.client import NO_RETRY, RemoteModel, Retry, graphql_url
 from graphql_repl.errors import PermanentError, ResyncRequired, TransientError
+from graphql_repl.remote import NO_RETRY, RemoteModel, Retry, graphql_url
 from graphql_repl.replication import (
     ChangeInput,
     ChangeType,
@@ -22,7 +23,7 @@ from graphql_repl.replication import (
     replicate,
 )
 
-from .helpers import Client, Servers, note_ids
+from .helpers import Client, Servers, note_ids, uid
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_urls() -> None:
     assert graphql_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000/graphql"
     assert graphql_url("https://h/api/graphql") == "https://h/api/graphql"
     assert RemoteModel("https://h", "Note").ws_url == "wss://h/graphql"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not an http"):
         graphql_url("127.0.0.1:8000")
 
 
@@ -61,6 +62,32 @@ async def test_replicate_between_two_remote_models(pair: tuple[Server, Server]) 
     assert all(docs[i] == Client(a).documents()[i] for i in ids)
 
 
+async def test_request_bodies_are_encoded_by_orjson(
+    pair: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulkUpdate goes to httpx as orjson's bytes, not as ``json=`` for the json module to
+    encode (gql's default): 1e-7 tells the two apart, the json module writes 1e-07."""
+    sent: list[httpx.Request] = []
+    send = httpx.AsyncClient.send
+
+    async def recording(
+        client: httpx.AsyncClient, request: httpx.Request, **kwargs: Any
+    ) -> httpx.Response:
+        sent.append(request)
+        return await send(client, request, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", recording)
+    a, _ = pair
+    record_id = uid("orjson-")
+    record = {"id": record_id, "account": "a", "amount": 1e-7, "currency": "EUR"}
+    async with RemoteModel(a.url, "FinancialRecord", a.token("admin")) as records:
+        result = await records.bulk_update([Update(record_id, ChangeType.CREATE, record)])
+    assert [r.status for r in result.results] == [UpdateStatus.APPLIED]
+    (request,) = [r for r in sent if b"bulkUpdate(" in r.content]
+    assert request.headers["Content-Type"] == "application/json"
+    assert b'"amount":1e-7' in request.content
+
+
 async def test_changes_carry_clocks_and_ancestry(pair: tuple[Server, Server]) -> None:
     a, _ = pair
     Client(a).create("Note", {"id": "anc", "title": "one"})
@@ -68,8 +95,10 @@ async def test_changes_carry_clocks_and_ancestry(pair: tuple[Server, Server]) ->
     async with remote(a) as notes:
         page = await notes.changes(where={"id": "anc"})
     (change,) = page.changes
-    assert change.type is ChangeType.UPDATE and change.data == {"id": "anc", "title": "two"}
-    assert change.prev and change.revs[0] == change.prev
+    assert change.type is ChangeType.UPDATE
+    assert change.data == {"id": "anc", "title": "two"}
+    assert change.prev
+    assert change.revs[0] == change.prev
     assert set(change.clock) >= {"title"}
 
 
@@ -81,14 +110,16 @@ async def test_diff_and_conflicts_and_resolution(pair: tuple[Server, Server]) ->
             [Update("du", ChangeType.CREATE, {"id": "du", "name": "a", "email": "e"})]
         )
         (r0,) = created.results
-        assert r0.status is UpdateStatus.APPLIED and r0.data == {
+        assert r0.status is UpdateStatus.APPLIED
+        assert r0.data == {
             "id": "du",
             "name": "a",
             "email": "e",
         }
         Client(a).update("User", "du", {"name": "b"})
         diff = await users.diff(since, [ChangeInput("du", ChangeType.UPDATE, "x" * 32, r0.rev)])
-        assert [c.model_id for c in diff.conflicts] == ["du"] and diff.deltas == []
+        assert [c.model_id for c in diff.conflicts] == ["du"]
+        assert diff.deltas == []
         result = await users.bulk_update(
             [Update("du", ChangeType.UPDATE, {"id": "du", "name": "c", "email": "e"}, prev=r0.rev)]
         )
@@ -116,7 +147,9 @@ async def test_feed_replays_then_streams(pair: tuple[Server, Server]) -> None:
         Client(a).create("Note", {"id": "feed-2", "title": "skipped"})
         Client(a).create("Note", {"id": "feed-3", "title": "live"})
         second = await asyncio.wait_for(anext(feed), 20)
-        assert second.model_id == "feed-3" and second.checkpoint and second.clock
+        assert second.model_id == "feed-3"
+        assert second.checkpoint
+        assert second.clock
         await feed.aclose()
 
 
@@ -132,7 +165,8 @@ async def test_errors_are_mapped(pair: tuple[Server, Server]) -> None:
     async with remote(a, "Nope") as unknown:
         with pytest.raises(PermanentError) as bad:
             await unknown.changes()
-        assert bad.value.code == "BAD_USER_INPUT" and "Nope" in bad.value.message
+        assert bad.value.code == "BAD_USER_INPUT"
+        assert "Nope" in bad.value.message
     async with remote(b) as other, remote(a) as notes:
         foreign = await other.checkpoint()
         with pytest.raises(ResyncRequired):

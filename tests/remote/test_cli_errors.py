@@ -37,7 +37,8 @@ def test_wrong_token(pair: tuple[Server, Server]) -> None:
     run = run_cli(args)
     assert run.code == EXIT_REFUSED, run
     line = one_error_line(run)
-    assert "UNAUTHENTICATED" in line and a.url in line
+    assert "UNAUTHENTICATED" in line
+    assert a.url in line
 
 
 def test_token_without_the_permission(pair: tuple[Server, Server]) -> None:
@@ -64,7 +65,9 @@ def test_unreachable_server_gives_up_after_the_retries(pair: tuple[Server, Serve
     run = run_cli(args)
     assert run.code == EXIT_UNAVAILABLE, run
     line = one_error_line(run)
-    assert nowhere in line and "connection refused" in line and "gave up after 2 attempts" in line
+    assert nowhere in line
+    assert "connection refused" in line
+    assert "gave up after 2 attempts" in line
     assert "retrying in" in run.stderr  # the retry was said, on a line of its own
 
 

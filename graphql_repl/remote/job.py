@@ -1,6 +1,6 @@
 """Replication between two servers: what ``graphql-repl replicate`` runs.
 
-``Replicator`` copies one model from a source server to a target server with
+``ReplicationJob`` copies one model from a source server to a target server with
 ``replicate()`` over two ``RemoteModel``s: pages of the source's changes go to the target
 with ``bulkUpdate`` (carrying per-field clocks and ancestry), and after each page the target
 has applied, the checkpoint pair is stored in the state file, so a crash at any moment loses
@@ -29,23 +29,41 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .client import RemoteModel, Retry
-from .errors import PermanentError, ResyncRequired, TransientError
-from .replication import (
+from ..errors import PermanentError, ResyncRequired, StateError, TransientError
+from ..replication import (
     BulkUpdateResult,
-    ChangePage,
     CheckpointPair,
     Resolution,
     Update,
     UpdateStatus,
     replicate,
 )
-from .replication.types import Change
-from .statefile import State, StateError, StateFile
+from ..replication.types import DEFAULT_PAGE_SIZE, Change
+from .client import RemoteModel, Retry
+from .statefile import State, StateFile
 
 log = logging.getLogger(__name__)
 
-RESOLUTIONS = {"source": Resolution.SOURCE, "target": Resolution.TARGET}
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """How a ``ReplicationJob`` runs.
+
+    ``where`` copies only the documents matching that filter; ``batch_size`` changes are
+    read per page (and pushed per live batch); ``on_conflict`` resolves the conflicts the
+    target records for that side at once (None: they stay recorded, and are reported);
+    ``live`` follows the source's change feed once caught up, reconnecting as ``retry``
+    says; ``interactive`` shows a progress bar, else a log line every ``progress_interval``
+    seconds.
+    """
+
+    where: Any = None
+    batch_size: int = DEFAULT_PAGE_SIZE
+    on_conflict: Resolution | None = None
+    live: bool = False
+    retry: Retry = field(default_factory=Retry)
+    interactive: bool = False
+    progress_interval: float = 5.0
 
 
 class Stopped(Exception):
@@ -69,14 +87,24 @@ class Summary:
     finished: float | None = None
 
     @property
+    def label(self) -> str:
+        """``Note``, or ``Note -> Other`` when the target's model has another name."""
+        if self.model == self.target_model:
+            return self.model
+        return f"{self.model} -> {self.target_model}"
+
+    @property
     def read(self) -> int:
+        """How many changes were read from the source (and sent to the target)."""
         return sum(self.counts.values())
 
     @property
     def seconds(self) -> float:
+        """How long the run took (so far, while it runs)."""
         return (self.finished or time.monotonic()) - self.started
 
     def counts_text(self) -> str:
+        """The counts per status, as ``1,200 applied, 3 conflict``."""
         return ", ".join(
             f"{self.counts[status]:,} {status.value.lower()}"
             for status in UpdateStatus
@@ -84,6 +112,7 @@ class Summary:
         )
 
     def as_json(self) -> dict[str, Any]:
+        """The summary as ``replicate --json`` prints it."""
         return {
             "model": self.model,
             "targetModel": self.target_model,
@@ -111,11 +140,12 @@ class Progress:
         self.interval = interval
         self.bar: tqdm[Any] | None = None
         if interactive:
-            self.bar = tqdm(desc=_label(summary), unit=" docs", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(desc=summary.label, unit=" docs", file=sys.stderr, dynamic_ncols=True)
         self._last_time = time.monotonic()
         self._last_read = 0
 
     def update(self, done: int) -> None:
+        """``done`` more changes were applied."""
         if self.bar is not None:
             self.bar.update(done)
             self.bar.set_postfix_str(self.summary.counts_text(), refresh=False)
@@ -123,26 +153,22 @@ class Progress:
         now = time.monotonic()
         if now - self._last_time >= self.interval and self.summary.read > self._last_read:
             rate = (self.summary.read - self._last_read) / (now - self._last_time)
-            log.info("%s: %s (%s docs/s)", _label(self.summary), self._postfix(), f"{rate:,.0f}")
+            log.info("%s: %s (%s docs/s)", self.summary.label, self._postfix(), f"{rate:,.0f}")
             self._last_time, self._last_read = now, self.summary.read
 
     def _postfix(self) -> str:
         return f"{self.summary.read:,} changes: {self.summary.counts_text()}"
 
     def close(self) -> None:
+        """Remove the bar from the terminal."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
 
-def _label(summary: Summary) -> str:
-    if summary.model == summary.target_model:
-        return summary.model
-    return f"{summary.model} -> {summary.target_model}"
-
-
-class Replicator:
-    """Replicates ``source`` into ``target``; ``run()`` returns the ``Summary``.
+class ReplicationJob:
+    """Replicates ``source`` into ``target`` as ``options`` say, keeping where it is in
+    ``state_file``; ``run()`` returns the ``Summary``.
 
     ``request_stop()`` (from a signal handler) makes the run end once the batch being
     pushed is applied and its checkpoints stored; it returns True when nothing is being
@@ -152,37 +178,36 @@ class Replicator:
         self,
         source: RemoteModel,
         target: RemoteModel,
-        *,
+        options: JobOptions | None = None,
         state_file: StateFile | None = None,
-        where: Any = None,
-        batch_size: int = 1000,
-        on_conflict: str = "report",
-        live: bool = False,
-        retry: Retry | None = None,
-        interactive: bool = False,
-        progress_interval: float = 5.0,
     ) -> None:
         self.source = source
         self.target = target
+        self.options = options or JobOptions()
         self.state_file = state_file
-        self.where = where
-        self.batch_size = batch_size
-        self.resolution = RESOLUTIONS.get(on_conflict)
-        self.live = live
-        self.retry = retry or Retry()
         self.state = State(source.model, target.model, source.url, target.url)
         self.summary = Summary(source.model, target.model)
-        self.progress = Progress(self.summary, interactive, progress_interval)
+        self.progress = Progress(
+            self.summary, self.options.interactive, self.options.progress_interval
+        )
         self.pending: dict[str, None] = {}  # conflict ids left on the target, in order
-        self.busy = False
         self.stopping = False
+        self._applying = False
         self._saving: asyncio.Future[None] | None = None
 
+    @property
+    def busy(self) -> bool:
+        """Whether a batch is being pushed, or its checkpoints stored: a stop waits for it."""
+        return self.target.pushing or self._applying
+
     def request_stop(self) -> bool:
+        """Stop once the batch being pushed is applied and stored; True when nothing is."""
         self.stopping = True
         return not self.busy
 
     async def run(self) -> Summary:
+        """Catch up (then, with ``live``, follow) until done or stopped; a stop or a
+        cancellation ends the run with ``stopped`` set, the checkpoints saved."""
         try:
             await self._run()
         except (Stopped, asyncio.CancelledError):
@@ -201,8 +226,8 @@ class Replicator:
         await self.source.checkpoint()
         await self.target.checkpoint()
         await self._catch_up(self.state.checkpoints)
-        if self.live:
-            log.info("%s: caught up; following the source's changes", _label(self.summary))
+        if self.options.live:
+            log.info("%s: caught up; following the source's changes", self.summary.label)
             await self._follow()
         else:
             await self._settle_conflicts()
@@ -259,7 +284,7 @@ class Replicator:
         log.warning(
             "%s: the source cannot continue from the stored checkpoint (%s); "
             "starting again from no checkpoint: a full copy",
-            _label(self.summary),
+            self.summary.label,
             exc.message,
         )
         self.summary.resynced = True
@@ -267,10 +292,10 @@ class Replicator:
     async def _replicate(self, since: CheckpointPair) -> None:
         result = await replicate(
             self.source,
-            _Pushing(self.target, self),
+            self.target,
             since,
-            self.where,
-            chunk_size=self.batch_size,
+            self.options.where,
+            chunk_size=self.options.batch_size,
             keep_updates=False,
             on_chunk=self._applied,
         )
@@ -278,7 +303,7 @@ class Replicator:
 
     async def _applied(self, pair: CheckpointPair, result: BulkUpdateResult | None) -> None:
         """After the target applied a batch: store the checkpoints, then settle conflicts."""
-        self.busy = True
+        self._applying = True
         try:
             self.state.checkpoints = pair
             if result is not None:
@@ -291,20 +316,21 @@ class Replicator:
             await self._save()
             if result is not None:
                 self.progress.update(len(result.results))
-                if result.conflicts and self.resolution is not None:
+                if result.conflicts and self.options.on_conflict is not None:
                     await self._resolve([c.model_id for c in result.conflicts])
         finally:
-            self.busy = False
+            self._applying = False
         if self.stopping:
             raise Stopped()
 
     # -- conflicts ----------------------------------------------------------------------
 
     async def _resolve(self, ids: Sequence[str]) -> None:
-        assert self.resolution is not None
+        using = self.options.on_conflict
+        assert using is not None
         for model_id in ids:
             try:
-                await self.target.resolve_conflict(model_id, self.resolution)
+                await self.target.resolve_conflict(model_id, using)
                 self.summary.resolved += 1
             except PermanentError as exc:
                 if exc.code != "NOT_FOUND":  # NOT_FOUND: resolved meanwhile
@@ -318,7 +344,7 @@ class Replicator:
             return
         listed = {c.model_id for c in await self.target.conflicts()}
         self.pending = {i: None for i in self.pending if i in listed}
-        if self.pending and self.resolution is not None:
+        if self.pending and self.options.on_conflict is not None:
             await self._resolve(list(self.pending))
         await self._save()
 
@@ -343,11 +369,12 @@ class Replicator:
                 await self._catch_up(CheckpointPair())
                 continue
             failures += 1
-            if self.retry.attempts and failures >= self.retry.attempts:
+            retry = self.options.retry
+            if retry.attempts and failures >= retry.attempts:
                 error = TransientError(reason, self.source.ws_url)
                 error.attempts = failures
                 raise error
-            delay = self.retry.delay(failures) if not connected else self.retry.initial
+            delay = retry.delay(failures) if not connected else retry.initial
             log.warning(
                 "%s; reconnecting in %.1f s from the last applied checkpoint", reason, delay
             )
@@ -355,11 +382,11 @@ class Replicator:
 
     async def _follow_once(self, on_connect: Callable[[], None]) -> None:
         """Push what the feed brings until it ends (returns) or is lost (``_FeedLost``)."""
-        queue: asyncio.Queue[Change | _End] = asyncio.Queue(maxsize=4 * self.batch_size)
+        queue: asyncio.Queue[Change | _End] = asyncio.Queue(maxsize=4 * self.options.batch_size)
         reader = asyncio.create_task(self._read(queue, on_connect))
         try:
             while True:
-                batch, end = _take(await queue.get(), queue, self.batch_size)
+                batch, end = _take(await queue.get(), queue, self.options.batch_size)
                 if batch:
                     await self._push(batch)
                 if end is not None:
@@ -376,7 +403,7 @@ class Replicator:
     ) -> None:
         try:
             async for change in self.source.feed(
-                self.state.checkpoints.source, self.where, on_connect=on_connect
+                self.state.checkpoints.source, self.options.where, on_connect=on_connect
             ):
                 await queue.put(change)
             await queue.put(_End())
@@ -390,12 +417,7 @@ class Replicator:
         for change in batch:  # the latest change of each document; ancestry covers the rest
             latest.pop(change.model_id, None)
             latest[change.model_id] = change
-        self.busy = True
-        try:
-            result = await self.target.bulk_update([Update.from_change(c) for c in latest.values()])
-        except BaseException:
-            self.busy = False
-            raise
+        result = await self.target.bulk_update([Update.from_change(c) for c in latest.values()])
         checkpoint = batch[-1].checkpoint
         assert checkpoint is not None
         await self._applied(CheckpointPair(checkpoint, result.checkpoint), result)
@@ -427,32 +449,3 @@ def _take(
         if len(batch) >= limit or queue.empty():
             return batch, None
         item = queue.get_nowait()
-
-
-class _Pushing:
-    """The target as ``replicate()`` sees it: marks the replicator busy while a batch is
-    being pushed, so that a stop waits for it to be applied and stored."""
-
-    def __init__(self, target: RemoteModel, replicator: Replicator) -> None:
-        self.target = target
-        self.replicator = replicator
-
-    async def checkpoint(self) -> str:
-        return await self.target.checkpoint()
-
-    async def changes(
-        self,
-        since: str | None = None,
-        where: Any = None,
-        limit: int = 500,
-        until: str | None = None,
-    ) -> ChangePage:
-        return await self.target.changes(since, where, limit, until)
-
-    async def bulk_update(self, updates: Sequence[Update]) -> BulkUpdateResult:
-        self.replicator.busy = True
-        try:
-            return await self.target.bulk_update(updates)
-        except BaseException:
-            self.replicator.busy = False
-            raise

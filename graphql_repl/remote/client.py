@@ -24,7 +24,6 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -53,9 +52,11 @@ from tenacity import (
 )
 from websockets.exceptions import ConnectionClosed
 
-from .errors import PermanentError, RemoteError, ResyncRequired, TransientError
-from .models import Document
-from .replication.types import (
+from ..errors import PermanentError, RemoteError, ResyncRequired, TransientError
+from ..models import Document
+from ..replication.types import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     BulkUpdateResult,
     Change,
     ChangeInput,
@@ -115,6 +116,13 @@ subscription Feed($model: String!, $since: Checkpoint, $where: JSON) {{
   changeFeed(model: $model, since: $since, where: $where) {{ {_CHANGE} }}
 }}""")
 
+# Request bodies are encoded by orjson: several times faster than the json module on the
+# documents a bulkUpdate carries. gql's HTTPX transport would hand its payload to httpx as
+# ``json=`` (its ``json_serialize`` serves only logs and file uploads); its ``extra_args``
+# (the arguments it passes on to httpx's ``post``) replace that with orjson's bytes.
+# tests/remote/test_client.py::test_request_bodies_are_encoded_by_orjson checks the bytes.
+_JSON_CONTENT = {"Content-Type": "application/json"}
+
 PERMANENT_CODES = {"UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND"}
 # WebSocket close codes of a refused connection_init (graphql-transport-ws).
 _WS_REFUSED = {4401: "UNAUTHENTICATED", 4403: "FORBIDDEN"}
@@ -131,23 +139,9 @@ def graphql_url(url: str) -> str:
 
 
 def websocket_url(url: str) -> str:
+    """The WebSocket URL of a server's GraphQL endpoint (``wss`` for ``https``)."""
     parts = urlsplit(graphql_url(url))
     return urlunsplit(parts._replace(scheme="wss" if parts.scheme == "https" else "ws"))
-
-
-class _Transport(HTTPXAsyncTransport):
-    """gql's HTTPX transport, with request bodies encoded by orjson: several times faster
-    than the json module on the documents a bulkUpdate carries."""
-
-    def _prepare_request(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        prepared: dict[str, Any] = super()._prepare_request(*args, **kwargs)
-        if "json" in prepared:
-            prepared["content"] = orjson.dumps(prepared.pop("json"))
-            prepared["headers"] = {
-                **(prepared.get("headers") or {}),
-                "Content-Type": "application/json",
-            }
-        return prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +156,8 @@ class Retry:
     maximum: float = 10.0
 
     def retrying(self) -> AsyncRetrying:
+        """A tenacity retrier on this schedule, logging each retry as a warning."""
+
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             delay = state.next_action.sleep if state.next_action else 0.0
@@ -209,7 +205,7 @@ class RemoteModel:
 
     ``timeout`` bounds each request (seconds). ``retry`` says how transient failures are
     retried (``NO_RETRY`` to raise them at once). ``push_size`` splits ``bulk_update`` into
-    requests of at most that many updates (the server takes at most 5000). With
+    requests of at most that many updates (the server takes at most ``MAX_PAGE_SIZE``). With
     ``full_results=False`` the results of ``bulk_update`` come back without their ``rev``
     and ``data`` (None), which replication does not need: less for both sides to do. With
     ``read_ahead`` (the default), ``changes`` fetches the page after the one it returns in
@@ -224,7 +220,7 @@ class RemoteModel:
         *,
         timeout: float = 60.0,
         retry: Retry | None = None,
-        push_size: int = 5000,
+        push_size: int = MAX_PAGE_SIZE,
         full_results: bool = True,
         read_ahead: bool = True,
     ) -> None:
@@ -241,10 +237,17 @@ class RemoteModel:
         self._session: AsyncClientSession | None = None
         self._connecting = asyncio.Lock()
         self._ahead: tuple[tuple[Any, ...], asyncio.Task[ChangePage]] | None = None
+        self._pushes = 0
 
     @property
     def name(self) -> str:
+        """The model's name (as a ``LocalModel`` has one)."""
         return self.model
+
+    @property
+    def pushing(self) -> bool:
+        """Whether a ``bulk_update`` is under way (the target may be applying it)."""
+        return self._pushes > 0
 
     def __repr__(self) -> str:
         return f"RemoteModel({self.url!r}, {self.model!r})"
@@ -257,7 +260,7 @@ class RemoteModel:
     async def _open(self) -> AsyncClientSession:
         async with self._connecting:
             if self._session is None:
-                transport = _Transport(
+                transport = HTTPXAsyncTransport(
                     url=self.url,
                     headers=self._headers(),
                     timeout=self.timeout,
@@ -268,6 +271,7 @@ class RemoteModel:
             return self._session
 
     async def close(self) -> None:
+        """Close the connection (and drop a page read ahead); the next request opens one."""
         if self._ahead is not None:
             self._ahead[1].cancel()
             self._ahead = None
@@ -280,12 +284,7 @@ class RemoteModel:
         await self._open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def _execute(self, what: str, request: GraphQLRequest, **variables: Any) -> Any:
@@ -293,17 +292,19 @@ class RemoteModel:
         ``self.retry`` says."""
         variables.setdefault("model", self.model)
         bound = GraphQLRequest(request, variable_values=variables)
+        body = {"json": None, "content": orjson.dumps(bound.payload), "headers": _JSON_CONTENT}
 
         async def once() -> Any:
             session = await self._open()
             with _mapped(what, self.url):
-                return await session.execute(bound)
+                return await session.execute(bound, extra_args=body)
 
         return await self.retry.call(once)
 
     # -- the Endpoint operations ------------------------------------------------------------
 
     async def checkpoint(self) -> str:
+        """The model's latest checkpoint on the server."""
         data = await self._execute("checkpoint", CHECKPOINT)
         checkpoint: str = data["checkpoint"]
         return checkpoint
@@ -312,9 +313,11 @@ class RemoteModel:
         self,
         since: str | None = None,
         where: Any = None,
-        limit: int = 500,
+        limit: int = DEFAULT_PAGE_SIZE,
         until: str | None = None,
     ) -> ChangePage:
+        """A page of at most ``limit`` changes after ``since`` (up to ``until``) matching
+        ``where``: the ``changes`` query."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[0] == (since, where, limit, until):
             page = await ahead[1]
@@ -348,19 +351,25 @@ class RemoteModel:
         conflicts: list[Conflict] = []
         checkpoint = ""
         request = BULK_UPDATE[self.full_results]
-        for start in range(0, len(updates), self.push_size):
-            chunk = [update_input(u) for u in updates[start : start + self.push_size]]
-            data = (await self._execute("bulkUpdate", request, updates=chunk))["bulkUpdate"]
-            results += [update_result_of(r) for r in data["results"]]
-            conflicts += [conflict_of(c) for c in data["conflicts"]]
-            checkpoint = data["checkpoint"]
-        if not checkpoint:
-            checkpoint = await self.checkpoint()
+        self._pushes += 1
+        try:
+            for start in range(0, len(updates), self.push_size):
+                chunk = [update_input(u) for u in updates[start : start + self.push_size]]
+                data = (await self._execute("bulkUpdate", request, updates=chunk))["bulkUpdate"]
+                results += [update_result_of(r) for r in data["results"]]
+                conflicts += [conflict_of(c) for c in data["conflicts"]]
+                checkpoint = data["checkpoint"]
+            if not checkpoint:
+                checkpoint = await self.checkpoint()
+        finally:
+            self._pushes -= 1
         return BulkUpdateResult(results, conflicts, checkpoint)
 
     # -- the rest of the API --------------------------------------------------------------
 
     async def diff(self, since: str | None, changes: Sequence[ChangeInput]) -> Diff:
+        """Which of ``changes`` are deltas and which conflict with the server's changes
+        after ``since``: the ``diff`` mutation."""
         inputs = [
             _without_nulls(
                 {
@@ -379,12 +388,15 @@ class RemoteModel:
         )
 
     async def conflicts(self) -> list[Conflict]:
+        """The conflicts recorded on the server and not yet resolved."""
         data = await self._execute("conflicts", CONFLICTS)
         return [conflict_of(c) for c in data["conflicts"]]
 
     async def resolve_conflict(
         self, model_id: str, using: Resolution, data: Any = None
     ) -> Document | None:
+        """Resolve the conflict of ``model_id`` ``using`` one side (or ``data``, for
+        ``MANUAL``); returns the document kept."""
         result = await self._execute(
             "resolveConflict", RESOLVE, modelId=model_id, using=using.value, data=data
         )
@@ -444,6 +456,7 @@ class RemoteModel:
 
 
 def change_of(c: dict[str, Any]) -> Change:
+    """A ``Change`` from its GraphQL shape."""
     return Change(
         c["model"],
         c["modelId"],
@@ -458,6 +471,7 @@ def change_of(c: dict[str, Any]) -> Change:
 
 
 def update_input(u: Update) -> dict[str, Any]:
+    """The ``UpdateInput`` that sends ``u``."""
     return _without_nulls(
         {
             "modelId": u.model_id,
@@ -472,12 +486,14 @@ def update_input(u: Update) -> dict[str, Any]:
 
 
 def update_result_of(r: dict[str, Any]) -> UpdateResult:
+    """An ``UpdateResult`` from its GraphQL shape."""
     return UpdateResult(
         r["modelId"], UpdateStatus(r["status"]), r.get("rev"), r.get("data"), r.get("error")
     )
 
 
 def conflict_of(c: dict[str, Any]) -> Conflict:
+    """A ``Conflict`` from its GraphQL shape."""
     return Conflict(
         c["model"],
         c["modelId"],

@@ -1,0 +1,144 @@
+"""``graphql-repl token create | list | revoke``: access tokens in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+import orjson
+
+from ..auth import ROLES, create_token, token_id_of
+from ..errors import ReplError
+from .options import settings_of, store_option
+
+if TYPE_CHECKING:
+    from ..stores import Store
+
+T = TypeVar("T")
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@click.group()
+def token() -> None:
+    """Manage access tokens."""
+
+
+def _with_store(store: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run ``work`` on the store (opened, then closed), errors as one line."""
+    from ..stores import create_store
+
+    settings = settings_of(store=store)
+
+    async def run() -> T:
+        backend = create_store(settings.store)
+        await backend.open()
+        try:
+            return await work(backend)
+        finally:
+            await backend.close()
+
+    try:
+        return asyncio.run(run())
+    except ReplError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _expiry(value: str | None) -> float | None:
+    """``--expires``: a duration from now (``90m``, ``12h``, ``30d``, ``1w``, or combined:
+    ``1d12h``) or an ISO 8601 date and time (UTC unless it gives an offset)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if _DURATION.sub("", text).strip() == "" and _DURATION.search(text):
+        seconds = sum(int(n) * _SECONDS[unit.lower()] for n, unit in _DURATION.findall(text))
+        return time.time() + seconds
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            "expected a duration such as 30d, 12h or 90m, or an ISO 8601 time "
+            "such as 2027-01-31T12:00:00Z",
+            param_hint="--expires",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--tenant", help="Bind the token to one tenant (tenantId).")
+@click.option(
+    "--expires",
+    metavar="WHEN",
+    help="Expiry: a duration from now (90m, 12h, 30d, 1w) or an ISO 8601 time. "
+    "Default: never (until revoked).",
+)
+@store_option
+def token_create(role: str, tenant: str | None, expires: str | None, store: str | None) -> None:
+    """Create a token and print it (alone, on stdout). Only its hash is stored."""
+    expires_at = _expiry(expires)
+    click.echo(_with_store(store, lambda s: create_token(s, role, tenant, expires_at)))
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@store_option
+def token_list(as_json: bool, store: str | None) -> None:
+    """List tokens: id, role, tenant, times and status. Secrets are never shown (only
+    their hashes are stored)."""
+    now = time.time()
+    records = _with_store(store, lambda s: s.list_tokens())
+    rows = []
+    for record in records:
+        if record.revoked_at is not None:
+            status = "revoked"
+        elif not record.active(now):
+            status = "expired"
+        else:
+            status = "active"
+        rows.append(
+            {
+                "id": record.token_id,
+                "role": record.role,
+                "tenant": record.tenant,
+                "created": _when(record.created_at),
+                "expires": _when(record.expires_at) if record.expires_at else None,
+                "revoked": _when(record.revoked_at) if record.revoked_at else None,
+                "status": status,
+            }
+        )
+    if as_json:
+        for row in rows:
+            click.echo(orjson.dumps(row).decode())
+        return
+    columns = ("id", "role", "tenant", "created", "expires", "status")
+    table = [[str(row[c] or "-") for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+    for line in [[c.upper() for c in columns], *table]:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID")
+@store_option
+def token_revoke(token_id: str, store: str | None) -> None:
+    """Revoke a token by its id (as `token list` shows it; the whole token works too).
+    It stops working at once, and subscriptions opened with it end within seconds."""
+    token_id = token_id_of(token_id)
+    if not _with_store(store, lambda s: s.revoke_token(token_id, time.time())):
+        raise click.ClickException(f"No token with id {token_id!r}")
+    click.echo(f"Revoked token {token_id}", err=True)
