@@ -14,7 +14,7 @@
     ├── NotFound              NOT_FOUND: the document or conflict does not exist
     ├── FeedOverflow          INTERNAL_SERVER_ERROR: a subscriber fell too far behind
     ├── StoreError            INTERNAL_SERVER_ERROR: the store failed; the message is safe to show
-    └── RemoteError           a request to a remote server failed (``remote/client.py``); ``url``,
+    └── RemoteError           a request to a remote server failed (``remote/``); ``url``,
         │                     and ``code``: the server's ``extensions.code`` when it gave one
         ├── TransientError    may succeed if retried: connection refused or reset, timeout,
         │                     HTTP 5xx, INTERNAL_SERVER_ERROR, the connection closed
@@ -24,7 +24,7 @@
                                 (``extensions.resync``): start again without one
 
 Every backend maps its driver's exceptions to ``StoreError`` in one place, so code above
-the store never sees ``sqlite3`` or ``pymongo`` exceptions; likewise ``remote/client.py`` maps
+the store never sees ``sqlite3`` or ``pymongo`` exceptions; likewise ``remote/failures.py`` maps
 the GraphQL client's and the network's exceptions to ``RemoteError`` in one place.
 """
 

@@ -1,13 +1,16 @@
 """The remote side: a model on another graphql_repl server, and replication between servers.
 
 ``RemoteModel`` (``client.py``) talks to one model on a remote server over GraphQL, as one
-end of ``replicate()``; ``ReplicationJob`` (``job.py``) is what ``graphql-repl replicate``
-runs between two of them; ``StateFile`` (``statefile.py``) keeps where a job is, so the next
-run goes on from there.
+end of ``replicate()``, with its GraphQL documents in ``wire.py`` and its failures mapped and
+retried in ``failures.py``; ``ReplicationJob`` (``job.py``) is what ``graphql-repl
+replicate`` runs between two of them, reporting in ``progress.py``; ``StateFile``
+(``statefile.py``) keeps where a job is, so the next run goes on from there.
 """
 
-from .client import NO_RETRY, RemoteModel, Retry, graphql_url
-from .job import JobOptions, ReplicationJob, Summary
+from .client import RemoteModel, graphql_url
+from .failures import NO_RETRY, Retry
+from .job import JobOptions, ReplicationJob
+from .progress import Summary
 from .statefile import State, StateFile
 
 __all__ = [

@@ -6,11 +6,9 @@
 the replication layer's dataclasses. Requests go through the ``gql`` client: HTTP with its
 HTTPX transport, the feed over WebSocket (graphql-transport-ws).
 
-Failures become the ``RemoteError`` tree of ``graphql_repl.errors`` in one place
-(``_mapped``): ``TransientError`` (connection refused or reset, timeout, HTTP 5xx, a server
-error) is retried with exponential backoff and jitter, as ``Retry`` says; ``PermanentError``
-(authentication, permission, bad input, unknown model) and ``ResyncRequired`` (the server
-cannot continue from the checkpoint it was given) are raised at once.
+Failures become the ``RemoteError`` tree of ``graphql_repl.errors`` (``failures.mapped``);
+transient ones are retried as ``Retry`` says. The GraphQL documents and the conversions
+to and from their shapes are in ``wire``.
 
     async with RemoteModel("http://127.0.0.1:8000", "Note", token) as notes:
         page = await notes.changes(since=None, limit=100)
@@ -20,112 +18,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import orjson
 from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
-from gql.transport.exceptions import (
-    TransportClosed,
-    TransportConnectionFailed,
-    TransportError,
-    TransportProtocolError,
-    TransportQueryError,
-    TransportServerError,
-)
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_never,
-    wait_exponential,
-    wait_random,
-)
-from websockets.exceptions import ConnectionClosed
 
-from ..errors import PermanentError, RemoteError, ResyncRequired, TransientError
 from ..models import Document
+from ..replication.replicate import ChangesQuery, Endpoint
 from ..replication.types import (
-    DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     BulkUpdateResult,
     Change,
     ChangeInput,
     ChangePage,
-    ChangeType,
     Conflict,
     Diff,
     Resolution,
     Update,
     UpdateResult,
-    UpdateStatus,
+)
+from .failures import Retry, mapped
+from .wire import (
+    BULK_UPDATE,
+    CHANGES,
+    CHECKPOINT,
+    CONFLICTS,
+    DIFF,
+    FEED,
+    RESOLVE,
+    change_of,
+    conflict_of,
+    update_input,
+    update_result_of,
+    without_nulls,
 )
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_CHANGE = "model modelId type rev prev checkpoint data clock revs"
-_CONFLICT = "model modelId sourceRev targetRev sourceData targetData fields"
-CHECKPOINT = GraphQLRequest("query Checkpoint($model: String!) { checkpoint(model: $model) }")
-CHANGES = GraphQLRequest(f"""
-query Changes($model: String!, $since: Checkpoint, $where: JSON, $limit: Int, $until: Checkpoint) {{
-  changes(model: $model, since: $since, where: $where, limit: $limit, until: $until) {{
-    changes {{ {_CHANGE} }} checkpoint hasMore
-  }}
-}}""")
-CONFLICTS = GraphQLRequest(
-    f"query Conflicts($model: String!) {{ conflicts(model: $model) {{ {_CONFLICT} }} }}"
-)
-DIFF = GraphQLRequest(f"""
-mutation Diff($model: String!, $since: Checkpoint, $changes: [ChangeInput!]!) {{
-  diff(model: $model, since: $since, changes: $changes) {{
-    deltas {{ {_CHANGE} }} conflicts {{ {_CONFLICT} }}
-  }}
-}}""")
-
-
-def _bulk_update(results: str) -> GraphQLRequest:
-    return GraphQLRequest(f"""
-mutation BulkUpdate($model: String!, $updates: [UpdateInput!]!) {{
-  bulkUpdate(model: $model, updates: $updates) {{
-    results {{ {results} }} conflicts {{ {_CONFLICT} }} checkpoint
-  }}
-}}""")
-
-
-BULK_UPDATE = {
-    True: _bulk_update("modelId status rev data error"),
-    False: _bulk_update("modelId status error"),
-}
-RESOLVE = GraphQLRequest("""
-mutation Resolve($model: String!, $modelId: ID!, $using: Resolution!, $data: JSON) {
-  resolveConflict(model: $model, modelId: $modelId, using: $using, data: $data)
-}""")
-FEED = GraphQLRequest(f"""
-subscription Feed($model: String!, $since: Checkpoint, $where: JSON) {{
-  changeFeed(model: $model, since: $since, where: $where) {{ {_CHANGE} }}
-}}""")
-
-# Request bodies are encoded by orjson: several times faster than the json module on the
-# documents a bulkUpdate carries. gql's HTTPX transport would hand its payload to httpx as
-# ``json=`` (its ``json_serialize`` serves only logs and file uploads); its ``extra_args``
-# (the arguments it passes on to httpx's ``post``) replace that with orjson's bytes.
-# tests/remote/test_client.py::test_request_bodies_are_encoded_by_orjson checks the bytes.
 _JSON_CONTENT = {"Content-Type": "application/json"}
-
-PERMANENT_CODES = {"UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND"}
-# WebSocket close codes of a refused connection_init (graphql-transport-ws).
-_WS_REFUSED = {4401: "UNAUTHENTICATED", 4403: "FORBIDDEN"}
 
 
 def graphql_url(url: str) -> str:
@@ -144,62 +83,7 @@ def websocket_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme="wss" if parts.scheme == "https" else "ws"))
 
 
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """How requests that failed transiently are retried: after ``initial`` seconds, then
-    twice as long each time up to ``maximum`` seconds, each pause plus up to ``initial``
-    seconds of random jitter (so clients do not retry in step); ``attempts`` tries in all,
-    the first included (0: no limit)."""
-
-    attempts: int = 8
-    initial: float = 0.5
-    maximum: float = 10.0
-
-    def retrying(self) -> AsyncRetrying:
-        """A tenacity retrier on this schedule, logging each retry as a warning."""
-
-        def before_sleep(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            delay = state.next_action.sleep if state.next_action else 0.0
-            limit = f" of {self.attempts}" if self.attempts else ""
-            log.warning(
-                "%s; retrying in %.1f s (attempt %d%s failed)",
-                error,
-                delay,
-                state.attempt_number,
-                limit,
-            )
-
-        return AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            wait=wait_exponential(multiplier=self.initial, max=self.maximum)
-            + wait_random(0, self.initial),
-            stop=stop_after_attempt(self.attempts) if self.attempts else stop_never,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-
-    def delay(self, attempt: int) -> float:
-        """The pause after failed attempt number ``attempt`` (1, 2, ...): the schedule
-        ``retrying`` follows, for loops that count their attempts themselves."""
-        pause: float = min(self.initial * 2 ** (attempt - 1), self.maximum)
-        return pause + random.uniform(0, self.initial)
-
-    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        """``fn()``, retried on ``TransientError``; the last one is raised with
-        ``attempts`` set when the retries are exhausted."""
-        retrying = self.retrying()
-        try:
-            return await retrying(fn)
-        except TransientError as exc:
-            exc.attempts = int(retrying.statistics.get("attempt_number", 1))
-            raise
-
-
-NO_RETRY = Retry(attempts=1)
-
-
-class RemoteModel:
+class RemoteModel(Endpoint):
     """Model ``model`` on the graphql_repl server at ``url`` (a base URL, or its
     ``/graphql`` endpoint), seen with ``token``.
 
@@ -236,7 +120,7 @@ class RemoteModel:
         self._client: Client | None = None
         self._session: AsyncClientSession | None = None
         self._connecting = asyncio.Lock()
-        self._ahead: tuple[tuple[Any, ...], asyncio.Task[ChangePage]] | None = None
+        self._ahead: tuple[ChangesQuery, asyncio.Task[ChangePage]] | None = None
         self._pushes = 0
 
     @property
@@ -296,7 +180,7 @@ class RemoteModel:
 
         async def once() -> Any:
             session = await self._open()
-            with _mapped(what, self.url):
+            with mapped(what, self.url):
                 return await session.execute(bound, extra_args=body)
 
         return await self.retry.call(once)
@@ -309,36 +193,32 @@ class RemoteModel:
         checkpoint: str = data["checkpoint"]
         return checkpoint
 
-    async def changes(
-        self,
-        since: str | None = None,
-        where: Any = None,
-        limit: int = DEFAULT_PAGE_SIZE,
-        until: str | None = None,
-    ) -> ChangePage:
-        """A page of at most ``limit`` changes after ``since`` (up to ``until``) matching
-        ``where``: the ``changes`` query."""
+    async def read_changes(self, query: ChangesQuery) -> ChangePage:
+        """The ``changes`` query (see ``ChangesQuery``)."""
         ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] == (since, where, limit, until):
+        if ahead is not None and ahead[0] == query:
             page = await ahead[1]
         else:
             if ahead is not None:
                 ahead[1].cancel()
-            page = await self._changes(since, where, limit, until)
+            page = await self._changes(query)
         if page.has_more and self.read_ahead:
             # Read the next page while the caller works on this one (replicate() sends it
             # to the target): the two servers then work at the same time.
-            key = (page.checkpoint, where, limit, until)
-            task = asyncio.create_task(self._changes(*key))
+            following = dataclasses.replace(query, since=page.checkpoint)
+            task = asyncio.create_task(self._changes(following))
             task.add_done_callback(_retrieve)
-            self._ahead = (key, task)
+            self._ahead = (following, task)
         return page
 
-    async def _changes(
-        self, since: str | None, where: Any, limit: int, until: str | None
-    ) -> ChangePage:
+    async def _changes(self, query: ChangesQuery) -> ChangePage:
         data = await self._execute(
-            "changes", CHANGES, since=since, where=where, limit=limit, until=until
+            "changes",
+            CHANGES,
+            since=query.since,
+            where=query.where,
+            limit=query.limit,
+            until=query.until,
         )
         page = data["changes"]
         return ChangePage(
@@ -371,7 +251,7 @@ class RemoteModel:
         """Which of ``changes`` are deltas and which conflict with the server's changes
         after ``since``: the ``diff`` mutation."""
         inputs = [
-            _without_nulls(
+            without_nulls(
                 {
                     "modelId": c.model_id,
                     "type": c.type.value,
@@ -431,14 +311,14 @@ class RemoteModel:
             FEED, variable_values={"model": self.model, "since": since, "where": where}
         )
         try:
-            with _mapped("changeFeed", self.ws_url):
+            with mapped("changeFeed", self.ws_url):
                 session = await client.connect_async()  # type: ignore[no-untyped-call]
             if on_connect is not None:
                 on_connect()
             events = session.subscribe(request)
             try:
                 while True:
-                    with _mapped("changeFeed", self.ws_url):
+                    with mapped("changeFeed", self.ws_url):
                         try:
                             data = await events.__anext__()
                         except StopAsyncIteration:
@@ -452,152 +332,7 @@ class RemoteModel:
                 await asyncio.wait_for(client.close_async(), 5)  # type: ignore[no-untyped-call]
 
 
-# -- conversions ------------------------------------------------------------------------------
-
-
-def change_of(c: dict[str, Any]) -> Change:
-    """A ``Change`` from its GraphQL shape."""
-    return Change(
-        c["model"],
-        c["modelId"],
-        ChangeType(c["type"]),
-        c.get("rev"),
-        c.get("prev"),
-        c.get("checkpoint"),
-        c.get("data"),
-        c.get("clock") or {},
-        c.get("revs") or [],
-    )
-
-
-def update_input(u: Update) -> dict[str, Any]:
-    """The ``UpdateInput`` that sends ``u``."""
-    return _without_nulls(
-        {
-            "modelId": u.model_id,
-            "type": u.type.value,
-            "data": u.data,
-            # ``rev`` is left out: the receiver works it out from ``data`` (CONTRACT §2).
-            "prev": u.prev,
-            "clock": u.clock or None,
-            "revs": list(u.revs) if u.revs else None,
-        }
-    )
-
-
-def update_result_of(r: dict[str, Any]) -> UpdateResult:
-    """An ``UpdateResult`` from its GraphQL shape."""
-    return UpdateResult(
-        r["modelId"], UpdateStatus(r["status"]), r.get("rev"), r.get("data"), r.get("error")
-    )
-
-
-def conflict_of(c: dict[str, Any]) -> Conflict:
-    """A ``Conflict`` from its GraphQL shape."""
-    return Conflict(
-        c["model"],
-        c["modelId"],
-        c.get("sourceRev"),
-        c.get("targetRev"),
-        c.get("sourceData"),
-        c.get("targetData"),
-        list(c.get("fields") or []),
-    )
-
-
 def _retrieve(task: asyncio.Task[Any]) -> None:
     """Marks a read-ahead's failure as seen: it is raised again if the page is asked for."""
     if not task.cancelled():
         task.exception()
-
-
-def _without_nulls(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None}
-
-
-# -- error mapping ----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _mapped(what: str, url: str) -> Iterator[None]:
-    """The one place where the client's and the network's errors become ours."""
-    try:
-        yield
-    except TransportQueryError as exc:
-        raise _from_graphql_errors(what, url, exc.errors or [], str(exc)) from exc
-    except TransportServerError as exc:
-        status = exc.code or 0
-        detail = f"{what} on {url}: HTTP {status or '?'} ({_first_line(str(exc))})"
-        if status >= 500 or status in (408, 429) or not status:
-            raise TransientError(detail, url) from exc
-        code = {401: "UNAUTHENTICATED", 403: "FORBIDDEN"}.get(status, "BAD_USER_INPUT")
-        raise PermanentError(detail, url, code) from exc
-    except TransportProtocolError as exc:
-        raise PermanentError(
-            f"{what} on {url}: not a GraphQL answer; is this a graphql-repl server? "
-            f"({_first_line(str(exc))[:200]})",
-            url,
-        ) from exc
-    except (TransportConnectionFailed, TransportClosed) as exc:
-        raise _from_connection(what, url, exc) from exc
-    except (OSError, TimeoutError, httpx.HTTPError, ConnectionClosed) as exc:
-        raise _from_connection(what, url, exc) from exc
-    except TransportError as exc:
-        raise TransientError(f"{what} on {url}: {_first_line(str(exc))}", url) from exc
-
-
-def _from_graphql_errors(what: str, url: str, errors: list[Any], fallback: str) -> RemoteError:
-    first = errors[0] if errors and isinstance(errors[0], dict) else {}
-    extensions = first.get("extensions") or {}
-    code = str(extensions.get("code") or "INTERNAL_SERVER_ERROR")
-    message = f"{what} on {url}: {first.get('message') or fallback} ({code})"
-    if extensions.get("resync"):
-        return ResyncRequired(message, url)
-    if code in PERMANENT_CODES:
-        return PermanentError(message, url, code)
-    return TransientError(message, url, code)
-
-
-def _from_connection(what: str, url: str, exc: BaseException) -> RemoteError:
-    """A connection that failed or was lost; refused WebSocket handshakes are permanent."""
-    for cause in _chain(exc):
-        if isinstance(cause, ConnectionClosed) and cause.rcvd is not None:
-            code = _WS_REFUSED.get(cause.rcvd.code)
-            if code is not None:
-                reason = cause.rcvd.reason or "refused"
-                return PermanentError(f"{what} on {url}: {reason} ({code})", url, code)
-    return TransientError(f"{what} on {url}: {_describe(exc)}", url)
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _describe(exc: BaseException) -> str:
-    """The most telling words about a failed connection, from the innermost cause out."""
-    for cause in reversed(list(_chain(exc))):
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset"
-        if isinstance(cause, TimeoutError | httpx.TimeoutException):
-            return "timed out"
-        if isinstance(cause, ConnectionClosed):
-            return "connection closed"
-    for cause in _chain(exc):
-        text = _first_line(str(cause))
-        if text:
-            lowered = text.lower()
-            if "refused" in lowered or "all connection attempts failed" in lowered:
-                return "connection refused"
-            return text
-    return type(exc).__name__
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""

@@ -124,7 +124,8 @@ class Versioning:
         limit = self.history_limit
         written_as_sent = inc is not None and content is not None and content is inc.content
         if cur is None and written_as_sent:
-            assert inc is not None and content is not None
+            assert inc is not None
+            assert content is not None
             # New here, as sent (the common case of a first replication): the sender's
             # ancestry, the rev worked out when it was prepared, no merge base to keep.
             ancestors = [a for a in dict.fromkeys(inc.ancestors) if a != inc.rev][:limit]
