@@ -127,7 +127,7 @@ def token_list(as_json: bool, store: str | None) -> None:
         return
     columns = ("id", "role", "tenant", "created", "expires", "status")
     table = [[str(row[c] or "-") for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+    widths = [max([len(c), *(len(r[i]) for r in table)]) for i, c in enumerate(columns)]
     for line in [[c.upper() for c in columns], *table]:
         click.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 
