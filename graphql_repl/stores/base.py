@@ -11,12 +11,14 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..filters import Filter
 from ..models import Document
+from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
 
 T = TypeVar("T")
 
@@ -55,6 +57,19 @@ class StoredConflict:
     source_clock: dict[str, str] = field(default_factory=dict)
     source_ancestors: list[str] = field(default_factory=list)
 
+    @property
+    def matched(self) -> Document | None:
+        """What ``where`` filters on conflicts match."""
+        return self.match_data if self.match_data is not None else self.target_data
+
+    def to_body(self) -> dict[str, Any]:
+        """The conflict as a JSON- and BSON-ready object, as stores keep it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> StoredConflict:
+        return cls(**body)
+
 
 @dataclass(slots=True)
 class WriteBatch:
@@ -64,6 +79,26 @@ class WriteBatch:
     docs: list[StoredDoc] = field(default_factory=list)
     conflicts: list[StoredConflict] = field(default_factory=list)
     settled: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRead:
+    """What one ``changes`` call asks for: the records changed after checkpoint ``since``
+    and at or before ``until`` (None: the start and the end of the log) that match
+    ``where``, at most ``limit`` of them."""
+
+    since: str | None
+    until: str | None
+    where: Filter | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogSpan:
+    """The log positions a read covers: after ``start``, at most ``end``."""
+
+    start: int
+    end: int
 
 
 @dataclass(slots=True)
@@ -121,7 +156,6 @@ class Store(abc.ABC):
     ) -> list[StoredDoc]:
         """Live documents matching ``where``, ordered by id."""
 
-    @abc.abstractmethod
     async def changes(
         self,
         model: str,
@@ -133,6 +167,32 @@ class Store(abc.ABC):
         """Records changed after ``since`` (and at or before ``until``), in log order.
 
         Raises ``BadCheckpoint`` for a checkpoint this store did not issue."""
+        return await self._read_log(model, LogRead(since, until, where, limit))
+
+    @abc.abstractmethod
+    async def _read_log(self, model: str, read: LogRead) -> LogPage:
+        """``changes``: read the end of ``model``'s log (``head``), then up to
+        ``read.limit + 1`` records of ``self._span(read, head)`` in log order, and return
+        ``self._page(read, span, records, their positions)``."""
+
+    def _span(self, read: LogRead, head: int) -> LogSpan:
+        """The positions ``read`` covers in a log that ends at ``head``."""
+        start = self._decode(read.since, head)
+        end = head if read.until is None else min(self._decode(read.until, head), head)
+        return LogSpan(start, end)
+
+    def _page(
+        self, read: LogRead, span: LogSpan, docs: Sequence[StoredDoc], positions: Sequence[int]
+    ) -> LogPage:
+        """The page of ``docs`` (read in log order, one more than the limit if more remain)."""
+        kept, last, has_more = page_of(docs, positions, read.limit, span.start, span.end)
+        return LogPage(list(kept), self._encode(last), has_more)
+
+    def _encode(self, position: int) -> str:
+        return encode_checkpoint(self.store_id, position)
+
+    def _decode(self, checkpoint: str | None, head: int) -> int:
+        return decode_checkpoint(checkpoint, self.store_id, head)
 
     @abc.abstractmethod
     async def transact(

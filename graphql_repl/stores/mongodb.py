@@ -40,8 +40,16 @@ from typing import Any, TypeVar
 
 from ..errors import ReplError, StoreError
 from ..filters import And, Condition, Filter, Or
-from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, TokenRecord, WriteBatch
-from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
+from .base import (
+    Decide,
+    LogPage,
+    LogRead,
+    Store,
+    StoredConflict,
+    StoredDoc,
+    TokenRecord,
+    WriteBatch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -319,19 +327,11 @@ class MongoStore(Store):
             )
         return {model_id: waiter.result() for model_id, waiter in waiters.items()}
 
-    # -- checkpoints ------------------------------------------------------------------
-
-    def _encode(self, position: int) -> str:
-        return encode_checkpoint(self.store_id, position)
-
-    def _decode(self, checkpoint: str | None, head: int) -> int:
-        return decode_checkpoint(checkpoint, self.store_id, head)
+    # -- reads ------------------------------------------------------------------------
 
     async def checkpoint(self, model: str) -> str:
         with _driver_errors():
             return self._encode(await self._watermark())
-
-    # -- reads ------------------------------------------------------------------------
 
     def _doc(self, row: dict[str, Any]) -> StoredDoc:
         return StoredDoc(
@@ -365,34 +365,26 @@ class MongoStore(Store):
             )
             return [self._doc(row) async for row in cursor]
 
-    async def changes(
-        self,
-        model: str,
-        since: str | None,
-        where: Filter | None,
-        limit: int,
-        until: str | None = None,
-    ) -> LogPage:
+    async def _read_log(self, model: str, read: LogRead) -> LogPage:
         await self._ensure_sequencer()
         with _driver_errors():
-            head = await self._watermark()
-            start = self._decode(since, head)
-            end = head if until is None else min(self._decode(until, head), head)
+            # Below the watermark every version has its position: nothing can appear later
+            # behind what this read returns.
+            span = self._span(read, await self._watermark())
             query = {
                 "model": model,
-                "seq": {"$gt": start, "$lte": end},
-                **compile_filter(where, "data"),
+                "seq": {"$gt": span.start, "$lte": span.end},
+                **compile_filter(read.where, "data"),
             }
-            cursor = self._db["documents"].find(query, {"bases": 0}).sort("seq").limit(limit + 1)
-            rows = [row async for row in cursor]
-        kept, last, has_more = page_of(rows, [r["seq"] for r in rows], limit, start, end)
-        return LogPage([self._doc(row) for row in kept], self._encode(last), has_more)
+            cursor = self._db["documents"].find(query, {"bases": 0}).sort("seq")
+            rows = [row async for row in cursor.limit(read.limit + 1)]
+        return self._page(read, span, [self._doc(row) for row in rows], [r["seq"] for r in rows])
 
     async def conflicts(self, model: str, where: Filter | None = None) -> list[StoredConflict]:
         query = {"model": model, **compile_filter(where, "match_data")}
         with _driver_errors():
             cursor = self._db["conflicts"].find(query).sort("model_id")
-            return [StoredConflict(**row["body"]) async for row in cursor]
+            return [StoredConflict.from_body(row["body"]) async for row in cursor]
 
     def write_signal(self, model: str) -> asyncio.Event:
         # The sequencer sees every process's writes, so no polling is needed.
@@ -509,14 +501,13 @@ class MongoStore(Store):
                 await conflicts.delete_one({"_id": _key(model, model_id)})
         for c in batch.conflicts:
             if (todo is None or c.model_id in todo) and c.model_id not in lost:
-                body = dataclasses.asdict(c)
                 await conflicts.replace_one(
                     {"_id": _key(model, c.model_id)},
                     {
                         "model": model,
                         "model_id": c.model_id,
-                        "match_data": c.match_data if c.match_data is not None else c.target_data,
-                        "body": body,
+                        "match_data": c.matched,
+                        "body": c.to_body(),
                     },
                     upsert=True,
                 )
@@ -525,7 +516,7 @@ class MongoStore(Store):
     async def _pending_conflicts(self, model: str, ids: Sequence[str]) -> dict[str, StoredConflict]:
         keys = [_key(model, i) for i in ids]
         cursor = self._db["conflicts"].find({"_id": {"$in": keys}})
-        return {row["model_id"]: StoredConflict(**row["body"]) async for row in cursor}
+        return {row["model_id"]: StoredConflict.from_body(row["body"]) async for row in cursor}
 
     # -- tokens -----------------------------------------------------------------------
 

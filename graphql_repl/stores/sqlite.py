@@ -28,8 +28,16 @@ import orjson
 
 from ..errors import ReplError, StoreError
 from ..filters import And, Condition, Filter, Or, like_to_glob
-from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, TokenRecord, WriteBatch
-from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
+from .base import (
+    Decide,
+    LogPage,
+    LogRead,
+    Store,
+    StoredConflict,
+    StoredDoc,
+    TokenRecord,
+    WriteBatch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,18 +176,10 @@ class SQLiteStore(Store):
                 conn.close()
             self._connections.clear()
 
-    # -- checkpoints ------------------------------------------------------------------
-
-    def _encode(self, position: int) -> str:
-        return encode_checkpoint(self.store_id, position)
-
-    def _decode(self, checkpoint: str | None, head: int) -> int:
-        return decode_checkpoint(checkpoint, self.store_id, head)
+    # -- reads ------------------------------------------------------------------------
 
     async def checkpoint(self, model: str) -> str:
         return self._encode(await self._read(_head))
-
-    # -- reads ------------------------------------------------------------------------
 
     async def get(self, model: str, ids: Sequence[str]) -> dict[str, StoredDoc]:
         def run(conn: sqlite3.Connection) -> dict[str, StoredDoc]:
@@ -204,27 +204,18 @@ class SQLiteStore(Store):
         result: list[StoredDoc] = await self._read(run)
         return result
 
-    async def changes(
-        self,
-        model: str,
-        since: str | None,
-        where: Filter | None,
-        limit: int,
-        until: str | None = None,
-    ) -> LogPage:
-        clause, params = compile_filter(where, "data")
+    async def _read_log(self, model: str, read: LogRead) -> LogPage:
+        clause, params = compile_filter(read.where, "data")
 
         def run(conn: sqlite3.Connection) -> LogPage:
-            head = _head(conn)
-            start = self._decode(since, head)
-            end = head if until is None else min(self._decode(until, head), head)
+            # One read transaction: the head and the records are of the same moment.
+            span = self._span(read, _head(conn))
             rows = conn.execute(
                 f"SELECT {COLUMNS} FROM documents"
                 f" WHERE model = ? AND seq > ? AND seq <= ? AND {clause} ORDER BY seq LIMIT ?",
-                (model, start, end, *params, limit + 1),
+                (model, span.start, span.end, *params, read.limit + 1),
             ).fetchall()
-            kept, last, has_more = page_of(rows, [r[1] for r in rows], limit, start, end)
-            return LogPage([self._doc(row) for row in kept], self._encode(last), has_more)
+            return self._page(read, span, [self._doc(row) for row in rows], [r[1] for r in rows])
 
         page: LogPage = await self._read(run)
         return page
@@ -237,7 +228,7 @@ class SQLiteStore(Store):
                 f"SELECT body FROM conflicts WHERE model = ? AND {clause} ORDER BY model_id",
                 (model, *params),
             )
-            return [StoredConflict(**_loads(body)) for (body,) in rows]
+            return [StoredConflict.from_body(_loads(body)) for (body,) in rows]
 
         result: list[StoredConflict] = await self._read(run)
         return result
@@ -367,8 +358,8 @@ class SQLiteStore(Store):
                     (
                         model,
                         c.model_id,
-                        _dumps(c.match_data if c.match_data is not None else c.target_data),
-                        _dumps(dataclasses.asdict(c)),
+                        _dumps(c.matched),
+                        _dumps(c.to_body()),
                     )
                     for c in batch.conflicts
                 ],
@@ -384,7 +375,7 @@ def _select_conflicts(
         for (body,) in conn.execute(
             f"SELECT body FROM conflicts WHERE model = ? AND model_id IN ({marks})", (model, *chunk)
         ):
-            conflict = StoredConflict(**_loads(body))
+            conflict = StoredConflict.from_body(_loads(body))
             out[conflict.model_id] = conflict
     return out
 
