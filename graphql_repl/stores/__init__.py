@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from .base import LogPage, Store, StoredConflict, StoredDoc, WriteBatch
+from .tokens import TokenRecord, TokenStore
 
 SUPPORTED_BACKENDS = {
     "sqlite": "graphql_repl.stores.sqlite:SQLiteStore",
@@ -26,4 +27,13 @@ def create_store(url: str) -> Store:
     return store
 
 
-__all__ = ["LogPage", "Store", "StoredConflict", "StoredDoc", "WriteBatch", "create_store"]
+__all__ = [
+    "LogPage",
+    "Store",
+    "StoredConflict",
+    "StoredDoc",
+    "TokenRecord",
+    "TokenStore",
+    "WriteBatch",
+    "create_store",
+]

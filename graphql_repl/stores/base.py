@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ..filters import Filter
 from ..models import Document
 from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
+from .tokens import TokenStore
 
 T = TypeVar("T")
 
@@ -108,20 +109,6 @@ class LogPage:
     has_more: bool
 
 
-@dataclass(slots=True, frozen=True)
-class TokenRecord:
-    token_id: str
-    secret_hash: str  # SHA-256 of the secret; the secret itself is never stored
-    role: str
-    tenant: str | None
-    created_at: float  # seconds since the epoch, as are the two below
-    expires_at: float | None = None
-    revoked_at: float | None = None
-
-    def active(self, now: float) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
-
-
 # decide(current records by id, recorded conflicts by id) -> (what to write, a result).
 # A store may call it more than once (optimistic stores retry on a concurrent write), so it
 # must not have side effects beyond its return value.
@@ -134,6 +121,11 @@ class Store(abc.ABC):
 
     #: A stable identity of this store's data, part of every checkpoint it issues.
     store_id: str
+
+    @property
+    @abc.abstractmethod
+    def tokens(self) -> TokenStore:
+        """This store's access tokens."""
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -233,18 +225,3 @@ class Store(abc.ABC):
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_interval):
                         await written.wait()
-
-    @abc.abstractmethod
-    async def save_token(self, token: TokenRecord) -> None: ...
-
-    @abc.abstractmethod
-    async def get_token(self, token_id: str) -> TokenRecord | None: ...
-
-    @abc.abstractmethod
-    async def list_tokens(self) -> list[TokenRecord]:
-        """Every token record (revoked and expired ones too), oldest first."""
-
-    @abc.abstractmethod
-    async def revoke_token(self, token_id: str, at: float) -> bool:
-        """Mark a token revoked (from ``at``); False when there is no such token. Revoking
-        a revoked token keeps its first revocation time."""

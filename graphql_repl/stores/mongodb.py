@@ -35,7 +35,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..errors import ReplError, StoreError
@@ -47,9 +47,9 @@ from .base import (
     Store,
     StoredConflict,
     StoredDoc,
-    TokenRecord,
     WriteBatch,
 )
+from .tokens import TokenRecord, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,11 @@ class MongoStore(Store):
         self._kick = asyncio.Event()
         # Positions the sequencer has yet to report, by (key, ver) of a version written here.
         self._waiting: dict[tuple[str, str], asyncio.Future[int]] = {}
+        self._tokens = MongoTokens(lambda: self._db["tokens"])
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self._tokens
 
     # -- connection -------------------------------------------------------------------
 
@@ -518,30 +523,35 @@ class MongoStore(Store):
         cursor = self._db["conflicts"].find({"_id": {"$in": keys}})
         return {row["model_id"]: StoredConflict.from_body(row["body"]) async for row in cursor}
 
-    # -- tokens -----------------------------------------------------------------------
 
-    async def save_token(self, token: TokenRecord) -> None:
+class MongoTokens(TokenStore):
+    """The ``tokens`` collection (a record's ``_id`` is its token id)."""
+
+    def __init__(self, collection: Callable[[], Any]) -> None:
+        self._collection = collection
+
+    async def save(self, record: TokenRecord) -> None:
         with _driver_errors():
-            row = dataclasses.asdict(token)
+            row = dataclasses.asdict(record)
             row["_id"] = row.pop("token_id")
-            await self._db["tokens"].insert_one(row)
+            await self._collection().insert_one(row)
 
-    async def get_token(self, token_id: str) -> TokenRecord | None:
+    async def get(self, token_id: str) -> TokenRecord | None:
         with _driver_errors():
-            row = await self._db["tokens"].find_one({"_id": token_id})
+            row = await self._collection().find_one({"_id": token_id})
         return None if row is None else _token(row)
 
-    async def list_tokens(self) -> list[TokenRecord]:
+    async def list(self) -> list[TokenRecord]:
         with _driver_errors():
-            cursor = self._db["tokens"].find({}, sort=[("created_at", 1), ("_id", 1)])
+            cursor = self._collection().find({}, sort=[("created_at", 1), ("_id", 1)])
             return [_token(row) async for row in cursor]
 
-    async def revoke_token(self, token_id: str, at: float) -> bool:
+    async def revoke(self, token_id: str, at: float) -> bool:
         with _driver_errors():
-            found = await self._db["tokens"].find_one({"_id": token_id}, {"_id": 1})
+            found = await self._collection().find_one({"_id": token_id}, {"_id": 1})
             if found is None:
                 return False
-            await self._db["tokens"].update_one(
+            await self._collection().update_one(
                 {"_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
             )
         return True

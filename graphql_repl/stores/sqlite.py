@@ -20,9 +20,9 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -35,9 +35,9 @@ from .base import (
     Store,
     StoredConflict,
     StoredDoc,
-    TokenRecord,
     WriteBatch,
 )
+from .tokens import TokenRecord, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,11 @@ class SQLiteStore(Store):
         self._reader: ThreadPoolExecutor | None = None
         self.store_id = ""
         self._written: dict[str, asyncio.Event] = {}
+        self._tokens = SQLiteTokens(self._read, self._write)
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self._tokens
 
     # -- connections and threads ------------------------------------------------------
 
@@ -151,11 +156,11 @@ class SQLiteStore(Store):
         with _driver_errors():
             return fn(conn)
 
-    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> Any:
-        return self._run(self._reader, lambda c: _in_transaction(c, "BEGIN", fn))
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._reader, lambda c: _in_transaction(c, "BEGIN", fn))
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> Any:
-        return self._run(self._writer, lambda c: _in_transaction(c, "BEGIN IMMEDIATE", fn))
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._writer, lambda c: _in_transaction(c, "BEGIN IMMEDIATE", fn))
 
     async def open(self) -> None:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
@@ -280,43 +285,6 @@ class SQLiteStore(Store):
     def write_signal(self, model: str) -> asyncio.Event:
         return self._written.setdefault(model, asyncio.Event())
 
-    async def save_token(self, token: TokenRecord) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)", _row(token)
-            )
-
-        await self._write(run)
-
-    async def get_token(self, token_id: str) -> TokenRecord | None:
-        def run(conn: sqlite3.Connection) -> TokenRecord | None:
-            row = conn.execute(
-                f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = ?", (token_id,)
-            ).fetchone()
-            return None if row is None else TokenRecord(*row)
-
-        record: TokenRecord | None = await self._read(run)
-        return record
-
-    async def list_tokens(self) -> list[TokenRecord]:
-        def run(conn: sqlite3.Connection) -> list[TokenRecord]:
-            rows = conn.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id")
-            return [TokenRecord(*row) for row in rows]
-
-        records: list[TokenRecord] = await self._read(run)
-        return records
-
-    async def revoke_token(self, token_id: str, at: float) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            found = conn.execute(
-                "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE token_id = ?",
-                (at, token_id),
-            )
-            return found.rowcount > 0
-
-        revoked: bool = await self._write(run)
-        return revoked
-
     def _apply(self, conn: sqlite3.Connection, model: str, batch: WriteBatch) -> None:
         if batch.docs:
             (last,) = conn.execute(
@@ -385,10 +353,6 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + ID_CHUNK]
 
 
-def _row(token: TokenRecord) -> tuple[Any, ...]:
-    return dataclasses.astuple(token)
-
-
 def _head(conn: sqlite3.Connection) -> int:
     (value,) = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
     return int(value)
@@ -443,6 +407,55 @@ def _driver_errors() -> Iterator[None]:
     except sqlite3.Error as exc:
         log.exception("SQLite error")
         raise StoreError("The database operation failed") from exc
+
+
+class Run(Protocol):
+    """Runs a function on a connection in a transaction, on one of the store's threads."""
+
+    def __call__(self, fn: Callable[[sqlite3.Connection], T], /) -> Awaitable[T]: ...
+
+
+class SQLiteTokens(TokenStore):
+    """The ``tokens`` table, read and written through the store's threads."""
+
+    def __init__(self, read: Run, write: Run) -> None:
+        self._read = read
+        self._write = write
+
+    async def save(self, record: TokenRecord) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+                dataclasses.astuple(record),
+            )
+
+        await self._write(run)
+
+    async def get(self, token_id: str) -> TokenRecord | None:
+        def run(conn: sqlite3.Connection) -> TokenRecord | None:
+            row = conn.execute(
+                f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = ?", (token_id,)
+            ).fetchone()
+            return None if row is None else TokenRecord(*row)
+
+        return await self._read(run)
+
+    async def list(self) -> list[TokenRecord]:
+        def run(conn: sqlite3.Connection) -> list[TokenRecord]:
+            rows = conn.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id")
+            return [TokenRecord(*row) for row in rows]
+
+        return await self._read(run)
+
+    async def revoke(self, token_id: str, at: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            found = conn.execute(
+                "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE token_id = ?",
+                (at, token_id),
+            )
+            return found.rowcount > 0
+
+        return await self._write(run)
 
 
 # -- filters --------------------------------------------------------------------------
