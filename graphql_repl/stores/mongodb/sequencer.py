@@ -111,15 +111,7 @@ class Sequencer:
             if self._task is not None:
                 return
             with driver_errors():
-                try:
-                    stream = await self._open_stream()
-                except OperationFailure as exc:
-                    if "replica set" in str(exc).lower():  # e.g. code 40573 on a standalone
-                        raise StoreError(
-                            "MongoDB must run as a replica set: the change log is built on "
-                            "change streams (a one-member replica set will do; see the README)"
-                        ) from exc
-                    raise
+                stream = await self._open_stream()
             self._task = asyncio.create_task(self._run(stream), name="mongo-sequencer")
 
     async def stop(self) -> None:

@@ -26,7 +26,7 @@ from ...errors import StoreError
 from ...filters import Filter
 from ..base import Decide, LogPage, LogRead, Store, StoredConflict, StoredDoc, WriteBatch
 from ..tokens import TokenStore
-from .errors import driver_errors
+from .errors import INVALID_URL, UNSTORABLE, driver_errors
 from .filters import compile_filter
 from .sequencer import Row, Sequencer, watermark
 from .tokens import MongoTokens
@@ -63,7 +63,7 @@ def _encode_record(model: str, doc: StoredDoc, ver: str) -> Any:
                 }
             )
         )
-    except Exception as exc:  # bson.errors.InvalidDocument and kin
+    except UNSTORABLE as exc:
         raise StoreError(f"{model} {doc.model_id!r} cannot be stored: {exc}") from None
 
 
@@ -75,7 +75,7 @@ class MongoStore(Store):
     def __init__(self, url: str) -> None:
         try:
             parsed = parse_uri(url)
-        except Exception as exc:  # the parser's own errors name the problem
+        except INVALID_URL as exc:  # the parser's own errors name the problem
             raise ValueError(f"Invalid MongoDB URL: {exc}") from None
         self.url = url
         self.database_name = parsed.get("database") or DEFAULT_DATABASE

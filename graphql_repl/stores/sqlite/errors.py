@@ -1,29 +1,31 @@
-"""sqlite3's exceptions mapped to ours."""
+"""sqlite3's exceptions mapped to ours: the table, and the context manager that applies it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
 
-from ...errors import ReplError, StoreError
+from ..driver_errors import DriverError, mapped
 
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def driver_errors() -> Iterator[None]:
-    """Map sqlite3's exceptions to ours, in this one place."""
-    try:
-        yield
-    except ReplError:
-        raise
-    except sqlite3.OperationalError as exc:
-        log.exception("SQLite operation failed")
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreError("The database is busy; try again") from exc
-        raise StoreError("The database operation failed") from exc
-    except sqlite3.Error as exc:
-        log.exception("SQLite error")
-        raise StoreError("The database operation failed") from exc
+def _busy(exc: Exception) -> bool:
+    """SQLITE_BUSY (another connection held the lock past the busy timeout) or
+    SQLITE_LOCKED (a conflict inside the shared in-memory database), extended codes too."""
+    return isinstance(exc, sqlite3.Error) and (exc.sqlite_errorcode & 0xFF) in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
+
+
+SQLITE_ERRORS = (
+    DriverError(sqlite3.OperationalError, "The database is busy; try again", when=_busy),
+    DriverError(sqlite3.Error, "The database operation failed"),
+)
+
+
+def driver_errors() -> contextlib.AbstractContextManager[None]:
+    """Around sqlite3 calls: its exceptions become ``StoreError`` (see ``SQLITE_ERRORS``)."""
+    return mapped(SQLITE_ERRORS, log)
