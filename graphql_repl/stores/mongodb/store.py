@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bson import encode
@@ -43,28 +44,54 @@ def _key(model: str, model_id: str) -> str:
     return f"{model}\x00{model_id}"
 
 
-def _encode_record(model: str, doc: StoredDoc, ver: str) -> Any:
-    """A document's stored form, as BSON (raising here for content BSON cannot hold)."""
-    try:
-        return RawBSONDocument(
-            encode(
-                {
-                    "_id": _key(model, doc.model_id),
-                    "model": model,
-                    "id": doc.model_id,
-                    "ver": ver,
-                    "seq": None,
-                    "rev": doc.rev,
-                    "prev": doc.prev,
-                    "data": doc.data,
-                    "clock": doc.clock,
-                    "ancestors": doc.ancestors,
-                    "bases": doc.bases,
-                }
-            )
-        )
-    except UNSTORABLE as exc:
-        raise StoreError(f"{model} {doc.model_id!r} cannot be stored: {exc}") from None
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """A record about to be written: its new ``ver``, its stored form, and the ``ver`` it
+    must replace (None: the document is new)."""
+
+    doc: StoredDoc
+    key: str
+    ver: str
+    stored: RawBSONDocument
+    replaces: str | None
+
+    @classmethod
+    def of(cls, model: str, doc: StoredDoc, before: Row | None) -> _Version:
+        """Encoded now, so that content BSON cannot hold fails before anything is written."""
+        key, ver = _key(model, doc.model_id), uuid.uuid4().hex
+        fields = {
+            "_id": key,
+            "model": model,
+            "id": doc.model_id,
+            "ver": ver,
+            "seq": None,
+            "rev": doc.rev,
+            "prev": doc.prev,
+            "data": doc.data,
+            "clock": doc.clock,
+            "ancestors": doc.ancestors,
+            "bases": doc.bases,
+        }
+        try:
+            stored = RawBSONDocument(encode(fields))
+        except UNSTORABLE as exc:
+            raise StoreError(f"{model} {doc.model_id!r} cannot be stored: {exc}") from None
+        return cls(doc, key, ver, stored, None if before is None else before["ver"])
+
+    def op(self) -> InsertOne[Any] | ReplaceOne[Any]:
+        if self.replaces is None:
+            return InsertOne(self.stored)
+        return ReplaceOne({"_id": self.key, "ver": self.replaces}, self.stored)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What writing one decision did: the records written, by id, with the futures of their
+    log positions, and the ids lost to a concurrent writer (to be decided again)."""
+
+    written: Mapping[str, StoredDoc]
+    waiters: Mapping[str, asyncio.Future[int]]
+    lost: frozenset[str]
 
 
 class MongoStore(Store):
@@ -209,105 +236,112 @@ class MongoStore(Store):
         """Optimistic: decide on the records as read, then write each one only if it is
         still the version decided from. Records that changed meanwhile are read again and
         the decision is made again; the other records keep what was written for them."""
-        await self._running().start()
+        sequencer = self._running()
+        await sequencer.start()
         with driver_errors():
             rows = {row["id"]: row for row in await self._find_keys(model, ids, bases=True)}
             pending = await self._pending_conflicts(model, ids)
-            todo: set[str] | None = None  # None: every id of the batch
+            todo: frozenset[str] | None = None  # None: every id of the batch
             written: dict[str, StoredDoc] = {}
             waiters: dict[str, asyncio.Future[int]] = {}
             for _attempt in range(MAX_WRITE_ATTEMPTS):
                 current = {i: self._doc(row) for i, row in rows.items()}
                 batch, result = decide(current, pending)
-                lost = await self._apply(model, batch, rows, todo, written, waiters)
-                if not lost:
-                    for model_id, pos in (await self._running().positions(waiters)).items():
+                applied = await self._apply(model, batch, rows, todo)
+                written.update(applied.written)
+                waiters.update(applied.waiters)
+                if not applied.lost:
+                    for model_id, pos in (await sequencer.positions(waiters)).items():
                         written[model_id].checkpoint = self._encode(pos)
                     return list(written.values()), result
                 # Read the lost records again; keep the others as they were decided from.
-                fresh = {r["id"]: r for r in await self._find_keys(model, sorted(lost), bases=True)}
+                lost = sorted(applied.lost)
+                fresh = {r["id"]: r for r in await self._find_keys(model, lost, bases=True)}
                 for i in lost:
                     if i in fresh:
                         rows[i] = fresh[i]
                     else:
                         rows.pop(i, None)
-                recorded = await self._pending_conflicts(model, sorted(lost))
-                pending = {**{k: v for k, v in pending.items() if k not in lost}, **recorded}
-                todo = lost
+                recorded = await self._pending_conflicts(model, lost)
+                pending = {
+                    **{k: v for k, v in pending.items() if k not in applied.lost},
+                    **recorded,
+                }
+                todo = applied.lost
             raise StoreError("Too many concurrent writes to the same documents; try again")
 
     async def _apply(
         self,
         model: str,
         batch: WriteBatch,
-        rows: dict[str, Row],
-        todo: set[str] | None,
-        written: dict[str, StoredDoc],
-        waiters: dict[str, asyncio.Future[int]],
-    ) -> set[str]:
-        """Write the batch's records of ``todo`` conditionally; returns the ids lost to a
-        concurrent writer."""
-        docs = self._collection("documents")
-        lost: set[str] = set()
-        # The last record of each id, encoded before anything is written, so that content
-        # the database cannot store fails the whole batch, not half of it.
+        rows: Mapping[str, Row],
+        todo: frozenset[str] | None,
+    ) -> Applied:
+        """Write the batch's records of ``todo`` (None: all of them), each on the version it
+        was decided from, then its conflicts and settlements of the ids not lost."""
         latest = {d.model_id: d for d in batch.docs if todo is None or d.model_id in todo}
-        encoded = [(doc, uuid.uuid4().hex) for doc in latest.values()]
-        records = [_encode_record(model, doc, ver) for doc, ver in encoded]
-        ops: list[Any] = []
+        versions = [_Version.of(model, doc, rows.get(doc.model_id)) for doc in latest.values()]
+        sequencer = self._running()
         # Registered before writing: the sequencer may reach a version before this returns.
-        futures: list[asyncio.Future[int]] = []
-        for (doc, ver), record in zip(encoded, records, strict=True):
-            key = _key(model, doc.model_id)
-            before = rows.get(doc.model_id)
-            futures.append(self._running().expect((key, ver)))
-            if before is None:
-                ops.append(InsertOne(record))
-            else:
-                ops.append(ReplaceOne({"_id": key, "ver": before["ver"]}, record))
+        futures = [sequencer.expect((v.key, v.ver)) for v in versions]
+        try:
+            failed = await self._write(versions)
+        except BaseException:
+            for v in versions:
+                sequencer.forget((v.key, v.ver))
+            raise
+        for i in failed:
+            sequencer.forget((versions[i].key, versions[i].ver))
+        lost = frozenset(versions[i].doc.model_id for i in failed)
+        held = [i for i in range(len(versions)) if i not in failed]
+        await self._record_conflicts(
+            model, batch, lambda i: (todo is None or i in todo) and i not in lost
+        )
+        return Applied(
+            written={versions[i].doc.model_id: versions[i].doc for i in held},
+            waiters={versions[i].doc.model_id: futures[i] for i in held},
+            lost=lost,
+        )
+
+    async def _write(self, versions: Sequence[_Version]) -> set[int]:
+        """Write ``versions`` in one ordered bulk write; returns the indexes of those that
+        lost to a concurrent writer."""
+        if not versions:
+            return set()
+        docs = self._collection("documents")
         # Ordered, so the log keeps the batch's order; a document inserted meanwhile by
         # another writer stops the batch there, and the rest is decided again.
-        failed: set[int] = set()
-        attempted = len(ops)
-        if ops:
-            try:
-                matched = (await docs.bulk_write(ops, ordered=True)).matched_count
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if len(errors) != 1 or errors[0].get("code") != 11000:
-                    raise
-                attempted = errors[0]["index"]
-                failed = set(range(attempted, len(ops)))
-                matched = exc.details.get("nMatched", 0)
-            self._running().kick()  # what was written is in the stream: sequence it now
-            replaces = sum(isinstance(op, ReplaceOne) for op in ops[:attempted])
-            if matched < replaces:
-                # Some replaces found another version: read back which ones hold ours.
-                keys = [op._filter["_id"] for op in ops[:attempted] if isinstance(op, ReplaceOne)]
-                held = {
-                    row["_id"]: row["ver"]
-                    async for row in docs.find({"_id": {"$in": keys}}, {"ver": 1})
-                }
-                failed |= {
-                    i
-                    for i, ((doc, ver), op) in enumerate(zip(encoded, ops, strict=True))
-                    if i < attempted
-                    and isinstance(op, ReplaceOne)
-                    and held.get(_key(model, doc.model_id)) != ver
-                }
-        for i, ((doc, ver), future) in enumerate(zip(encoded, futures, strict=True)):
-            if i in failed:
-                self._running().forget((_key(model, doc.model_id), ver))
-                lost.add(doc.model_id)
-            else:
-                written[doc.model_id] = doc
-                waiters[doc.model_id] = future
+        attempted = len(versions)
+        try:
+            result = await docs.bulk_write([v.op() for v in versions], ordered=True)
+            matched = result.matched_count
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if len(errors) != 1 or errors[0].get("code") != 11000:
+                raise
+            attempted = errors[0]["index"]
+            matched = exc.details.get("nMatched", 0)
+        self._running().kick()  # what was written is in the stream: sequence it now
+        failed = set(range(attempted, len(versions)))
+        replaced = [i for i in range(attempted) if versions[i].replaces is not None]
+        if matched < len(replaced):
+            # Some replaces found another version: read back which ones hold ours.
+            keys = [versions[i].key for i in replaced]
+            cursor = docs.find({"_id": {"$in": keys}}, {"ver": 1})
+            held = {row["_id"]: row["ver"] async for row in cursor}
+            failed |= {i for i in replaced if held.get(versions[i].key) != versions[i].ver}
+        return failed
+
+    async def _record_conflicts(
+        self, model: str, batch: WriteBatch, applies: Callable[[str], bool]
+    ) -> None:
+        """Settle and record the batch's conflicts of the ids ``applies`` to."""
         conflicts = self._collection("conflicts")
         for model_id in batch.settled:
-            if (todo is None or model_id in todo) and model_id not in lost:
+            if applies(model_id):
                 await conflicts.delete_one({"_id": _key(model, model_id)})
         for c in batch.conflicts:
-            if (todo is None or c.model_id in todo) and c.model_id not in lost:
+            if applies(c.model_id):
                 await conflicts.replace_one(
                     {"_id": _key(model, c.model_id)},
                     {
@@ -318,7 +352,6 @@ class MongoStore(Store):
                     },
                     upsert=True,
                 )
-        return lost
 
     async def _pending_conflicts(self, model: str, ids: Sequence[str]) -> dict[str, StoredConflict]:
         keys = [_key(model, i) for i in ids]
