@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from graphql_repl.errors import BadInput, StoreError
+from graphql_repl.stores import StoreURL
 from graphql_repl.stores.driver_errors import DriverError, mapped
 from graphql_repl.stores.sqlite import SQLiteStore
 
@@ -50,7 +51,7 @@ def test_a_row_without_traceback_logs_only_the_class_name(caplog):
 
 async def test_sqlite_lock_held_elsewhere_is_a_busy_store_error(tmp_path: Path):
     path = tmp_path / "store.db"
-    store = SQLiteStore(f"sqlite:///{path}", busy_timeout=0.1)
+    store = SQLiteStore(StoreURL(f"sqlite:///{path}"), busy_timeout=0.1)
     await store.open()
     other = sqlite3.connect(path, isolation_level=None)
     try:

@@ -27,6 +27,7 @@ from ...errors import StoreError
 from ...filters import Filter
 from ..base import Decide, LogPage, LogRead, Store, StoredConflict, StoredDoc, WriteBatch
 from ..tokens import TokenStore
+from ..url import StoreURL
 from .errors import INVALID_URL, UNSTORABLE, driver_errors
 from .filters import compile_filter
 from .sequencer import Row, Sequencer, watermark
@@ -99,9 +100,11 @@ class MongoStore(Store):
     ``documents`` (one per document: content or tombstone plus its latest change),
     ``conflicts``, ``tokens`` and ``meta`` (store identity, watermark, sequencer state)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: StoreURL) -> None:
+        # The driver reads its own URL: it checks the options too, and names the database
+        # as it will use it.
         try:
-            parsed = parse_uri(url)
+            parsed = parse_uri(url.secret)
         except INVALID_URL as exc:  # the parser's own errors name the problem
             raise ValueError(f"Invalid MongoDB URL: {exc}") from None
         self.url = url
@@ -120,7 +123,9 @@ class MongoStore(Store):
 
     async def open(self) -> None:
         with driver_errors():
-            self._client = AsyncMongoClient(self.url, tz_aware=True, uuidRepresentation="standard")
+            self._client = AsyncMongoClient(
+                self.url.secret, tz_aware=True, uuidRepresentation="standard"
+            )
             self._db = self._client[self.database_name]
             docs = self._db["documents"]
             await docs.create_index([("model", ASCENDING), ("seq", ASCENDING)])

@@ -27,6 +27,7 @@ from ...errors import StoreError
 from ...filters import Filter
 from ..base import Decide, LogPage, LogRead, Store, StoredConflict, StoredDoc, WriteBatch
 from ..tokens import TokenStore
+from ..url import StoreURL
 from .errors import driver_errors
 from .filters import compile_filter
 from .schema import init_schema
@@ -54,11 +55,10 @@ class SQLiteStore(Store):
     #: this store object wake it at once.
     poll_interval = 0.05
 
-    def __init__(self, url: str, *, readers: int = 2, busy_timeout: float = 30.0) -> None:
-        prefix = "sqlite:///"
-        if not url.startswith(prefix) or url == prefix:
-            raise ValueError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to.db)")
-        path = url[len(prefix) :]
+    def __init__(self, url: StoreURL, *, readers: int = 2, busy_timeout: float = 30.0) -> None:
+        if url.scheme != "sqlite" or url.host or not url.database:
+            raise ValueError(f"not a SQLite URL: {str(url)!r} (expected sqlite:///path/to.db)")
+        path = url.database
         self.memory = path == ":memory:"
         # One shared in-memory database for every connection of this store.
         self._target = (
