@@ -19,6 +19,7 @@ import jwt
 
 from .errors import BadInput
 from .models import Model
+from .settings import AUTH_RECHECK_INTERVAL
 from .stores.tokens import TokenRecord, TokenStore
 
 
@@ -107,7 +108,7 @@ class Authenticator:
         tokens: TokenStore,
         jwt_secret: str | None = None,
         jwt_audience: str | None = None,
-        recheck_interval: float = 2.0,
+        recheck_interval: float = AUTH_RECHECK_INTERVAL,
     ) -> None:
         self.tokens = tokens
         self.jwt_secret = jwt_secret
