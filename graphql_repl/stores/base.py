@@ -45,6 +45,9 @@ class StoredDoc:
 
 @dataclass(slots=True)
 class StoredConflict:
+    """A recorded conflict: the source's update that was not applied, and the target's
+    document it conflicts with (``to_body``/``from_body``: the form stores keep)."""
+
     model_id: str
     source_rev: str | None
     target_rev: str | None
@@ -117,7 +120,9 @@ Decide = Callable[[dict[str, StoredDoc], dict[str, StoredConflict]], tuple[Write
 
 class Store(abc.ABC):
     """One backend. Subclasses must implement every abstract method (checked when the
-    class is instantiated, not at first call)."""
+    class is instantiated, not at first call). What every backend does alike is here:
+    ``changes`` and ``watch``, checkpoint encoding (``_encode``, ``_decode``), and the
+    window and paging of a log read (``_span``, ``_page``)."""
 
     #: A stable identity of this store's data, part of every checkpoint it issues.
     store_id: str

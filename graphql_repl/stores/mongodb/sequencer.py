@@ -69,7 +69,8 @@ def _positions_of(events: list[Row]) -> dict[Version, int]:
         # documentKey (mongo-java-server, which calls it an update).
         written = event.get("fullDocument") or event.get("documentKey") or {}
         if "ver" in written and "model" in written:  # not our own sequencing updates
-            # A version's first event is its write; any later one cannot change its place.
+            # Were a version reported twice, its first position is the one stored (the
+            # update of a later one finds ``seq`` already set).
             reached.setdefault((written["_id"], written["ver"]), position(event["clusterTime"]))
     return reached
 
