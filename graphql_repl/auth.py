@@ -19,7 +19,8 @@ import jwt
 
 from .errors import BadInput
 from .models import Model
-from .stores.base import Store, TokenRecord
+from .settings import AUTH_RECHECK_INTERVAL
+from .stores.tokens import TokenRecord, TokenStore
 
 
 class Permission(enum.Enum):
@@ -72,7 +73,7 @@ def valid_tenant(tenant: object) -> bool:
 
 
 async def create_token(
-    store: Store, role: str, tenant: str | None = None, expires_at: float | None = None
+    tokens: TokenStore, role: str, tenant: str | None = None, expires_at: float | None = None
 ) -> str:
     """Store a new token and return it; only its hash is kept."""
     check_role(role, tenant)
@@ -81,7 +82,7 @@ async def create_token(
         raise BadInput("The expiry time is in the past")
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    await store.save_token(TokenRecord(token_id, _hash(secret), role, tenant, now, expires_at))
+    await tokens.save(TokenRecord(token_id, _hash(secret), role, tenant, now, expires_at))
     return f"{PREFIX}_{token_id}_{secret}"
 
 
@@ -93,23 +94,23 @@ def token_id_of(token: str) -> str:
 
 
 class Authenticator:
-    """Tells who a token stands for: a token of our own (its hash looked up in the store,
+    """Tells who a token stands for: a token of our own (its hash looked up in ``tokens``,
     active unless revoked or expired) or, when a secret is configured, a JWT signed with
     HS256 whose ``role`` and optional ``tenant`` claims give the role and tenant.
 
-    ``authenticate`` always reads the store, so a revoked token stops working at once.
+    ``authenticate`` always reads ``tokens``, so a revoked token stops working at once.
     ``still_valid`` (asked over and over by long-lived subscriptions) may answer from a
     record read at most ``recheck_interval`` seconds ago, so many subscriptions on one
     token cost one read per interval."""
 
     def __init__(
         self,
-        store: Store,
+        tokens: TokenStore,
         jwt_secret: str | None = None,
         jwt_audience: str | None = None,
-        recheck_interval: float = 2.0,
+        recheck_interval: float = AUTH_RECHECK_INTERVAL,
     ) -> None:
-        self.store = store
+        self.tokens = tokens
         self.jwt_secret = jwt_secret
         self.jwt_audience = jwt_audience
         self.recheck_interval = recheck_interval
@@ -144,7 +145,7 @@ class Authenticator:
         recent = self._recent.get(token_id)
         if recent is not None and now - recent[0] <= max_age:
             return recent[1]
-        record = await self.store.get_token(token_id)
+        record = await self.tokens.get(token_id)
         if len(self._recent) > 10_000:
             self._recent.clear()
         self._recent[token_id] = (now, record)

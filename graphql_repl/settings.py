@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-DEFAULT_STORE = "sqlite:///graphql_repl.db"
+from starlette.config import Config
+
+from .stores.url import StoreURL
+
+ENV_PREFIX = "GRAPHQL_REPL_"
+DEFAULT_STORE = StoreURL("sqlite:///graphql_repl.db")
+#: The default of ``Settings.auth_recheck_interval`` (seconds).
+AUTH_RECHECK_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
 class Settings:
-    store: str = DEFAULT_STORE
+    """Everything a server is configured with: ``Settings.from_env()`` reads the
+    environment; fields not given keep the defaults below."""
+
+    store: StoreURL = DEFAULT_STORE
     host: str = "127.0.0.1"
     port: int = 8000
     # A module declaring the served models (a ``MODELS`` sequence, or every ``Model`` in
@@ -42,7 +54,7 @@ class Settings:
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_audience: str | None = None
     # How often an open subscription checks that its token was not revoked or expired.
-    auth_recheck_interval: float = 2.0
+    auth_recheck_interval: float = AUTH_RECHECK_INTERVAL
     # Largest HTTP request body, and largest WebSocket message, in bytes.
     max_body_bytes: int = 10 * 1024 * 1024
     # Largest query: nesting depth of selections, aliased fields, and lexical tokens.
@@ -63,6 +75,8 @@ class Settings:
     keep_alive_interval: float = 15.0
 
     def __post_init__(self) -> None:
+        # A plain string is accepted for the store, as callers and tests write it.
+        object.__setattr__(self, "store", StoreURL(self.store))
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         for name in (
@@ -98,30 +112,61 @@ class Settings:
     @property
     def store_display(self) -> str:
         """The store URL with any password hidden, for logs and messages."""
-        parts = urlsplit(self.store)
-        if parts.password is None:
-            return self.store
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
+        return str(self.store)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``GRAPHQL_REPL_<NAME>`` variables; ``overrides`` that are not
         None (command-line arguments) take precedence."""
-        environ = os.environ if environ is None else environ
+        config = Config(environ=os.environ if environ is None else environ, env_prefix=ENV_PREFIX)
+        hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            name = f"GRAPHQL_REPL_{f.name.upper()}"
-            raw = environ.get(name)
-            if raw is None:
-                continue
-            if f.type == "tuple[str, ...]":
-                values[f.name] = tuple(item.strip() for item in raw.split(",") if item.strip())
-                continue
-            convert = {"int": int, "float": float}.get(str(f.type))
+            name = f.name.upper()
             try:
-                values[f.name] = raw if convert is None else convert(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a number, got {raw!r}") from None
+                value = config(name, cast=_cast(hints[f.name]), default=None)
+            except _Refused as exc:
+                raise ValueError(f"{ENV_PREFIX}{name} {exc}") from None
+            if value is not None:
+                values[f.name] = value
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+class _Refused(Exception):
+    """A variable's value its cast cannot use, with the reason to show. Not a ValueError:
+    ``Config`` would replace its message with one that quotes the value, a password too."""
+
+
+def _cast(hint: Any) -> Callable[[str], Any]:
+    """How a variable becomes a value of the field type ``hint``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        (hint,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
+    if typing.get_origin(hint) is tuple:
+        (item, _) = typing.get_args(hint)  # tuple[item, ...]: comma-separated
+        cast = _cast(item)
+        return lambda raw: tuple(cast(part.strip()) for part in raw.split(",") if part.strip())
+    if hint in (int, float):
+        return _number(hint)
+    if hint is StoreURL:
+        return _store_url
+    if hint is str:
+        return str
+    raise TypeError(f"No cast for settings of type {hint!r}")
+
+
+def _number(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def cast(raw: str) -> int | float:
+        try:
+            return kind(raw)
+        except ValueError:
+            raise _Refused(f"must be a number, got {raw!r}") from None
+
+    return cast
+
+
+def _store_url(raw: str) -> StoreURL:
+    try:
+        return StoreURL(raw)
+    except ValueError as exc:
+        raise _Refused(f"is not a store URL: {exc}") from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 
 from .base import LogPage, Store, StoredConflict, StoredDoc, WriteBatch
+from .tokens import TokenRecord, TokenStore
+from .url import StoreURL
 
 SUPPORTED_BACKENDS = {
     "sqlite": "graphql_repl.stores.sqlite:SQLiteStore",
@@ -13,17 +15,24 @@ SUPPORTED_BACKENDS = {
 }
 
 
-def create_store(url: str) -> Store:
+def create_store(url: StoreURL | str) -> Store:
     """The (unopened) store for ``url``, e.g. ``sqlite:///graphql_repl.db``."""
-    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    target = SUPPORTED_BACKENDS.get(scheme)
-    if target is None:
-        known = ", ".join(f"{s}://" for s in SUPPORTED_BACKENDS)
-        raise ValueError(f"Unsupported store URL {url!r}: expected one of {known}")
-    module_name, class_name = target.split(":")
+    url = StoreURL(url)
+    module_name, class_name = SUPPORTED_BACKENDS[url.scheme].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     store: Store = cls(url)
     return store
 
 
-__all__ = ["LogPage", "Store", "StoredConflict", "StoredDoc", "WriteBatch", "create_store"]
+__all__ = [
+    "SUPPORTED_BACKENDS",
+    "LogPage",
+    "Store",
+    "StoreURL",
+    "StoredConflict",
+    "StoredDoc",
+    "TokenRecord",
+    "TokenStore",
+    "WriteBatch",
+    "create_store",
+]

@@ -11,12 +11,15 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..filters import Filter
 from ..models import Document
+from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
+from .tokens import TokenStore
 
 T = TypeVar("T")
 
@@ -42,6 +45,9 @@ class StoredDoc:
 
 @dataclass(slots=True)
 class StoredConflict:
+    """A recorded conflict: the source's update that was not applied, and the target's
+    document it conflicts with (``to_body``/``from_body``: the form stores keep)."""
+
     model_id: str
     source_rev: str | None
     target_rev: str | None
@@ -55,6 +61,19 @@ class StoredConflict:
     source_clock: dict[str, str] = field(default_factory=dict)
     source_ancestors: list[str] = field(default_factory=list)
 
+    @property
+    def matched(self) -> Document | None:
+        """What ``where`` filters on conflicts match."""
+        return self.match_data if self.match_data is not None else self.target_data
+
+    def to_body(self) -> dict[str, Any]:
+        """The conflict as a JSON- and BSON-ready object, as stores keep it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> StoredConflict:
+        return cls(**body)
+
 
 @dataclass(slots=True)
 class WriteBatch:
@@ -66,25 +85,31 @@ class WriteBatch:
     settled: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class LogRead:
+    """What one ``changes`` call asks for: the records changed after checkpoint ``since``
+    and at or before ``until`` (None: the start and the end of the log) that match
+    ``where``, at most ``limit`` of them."""
+
+    since: str | None
+    until: str | None
+    where: Filter | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogSpan:
+    """The log positions a read covers: after ``start``, at most ``end``."""
+
+    start: int
+    end: int
+
+
 @dataclass(slots=True)
 class LogPage:
     docs: list[StoredDoc]  # each with its checkpoint, in log order
     checkpoint: str  # where the next page starts
     has_more: bool
-
-
-@dataclass(slots=True, frozen=True)
-class TokenRecord:
-    token_id: str
-    secret_hash: str  # SHA-256 of the secret; the secret itself is never stored
-    role: str
-    tenant: str | None
-    created_at: float  # seconds since the epoch, as are the two below
-    expires_at: float | None = None
-    revoked_at: float | None = None
-
-    def active(self, now: float) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 # decide(current records by id, recorded conflicts by id) -> (what to write, a result).
@@ -95,10 +120,17 @@ Decide = Callable[[dict[str, StoredDoc], dict[str, StoredConflict]], tuple[Write
 
 class Store(abc.ABC):
     """One backend. Subclasses must implement every abstract method (checked when the
-    class is instantiated, not at first call)."""
+    class is instantiated, not at first call). What every backend does alike is here:
+    ``changes`` and ``watch``, checkpoint encoding (``_encode``, ``_decode``), and the
+    window and paging of a log read (``_span``, ``_page``)."""
 
     #: A stable identity of this store's data, part of every checkpoint it issues.
     store_id: str
+
+    @property
+    @abc.abstractmethod
+    def tokens(self) -> TokenStore:
+        """This store's access tokens."""
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -121,7 +153,6 @@ class Store(abc.ABC):
     ) -> list[StoredDoc]:
         """Live documents matching ``where``, ordered by id."""
 
-    @abc.abstractmethod
     async def changes(
         self,
         model: str,
@@ -133,6 +164,32 @@ class Store(abc.ABC):
         """Records changed after ``since`` (and at or before ``until``), in log order.
 
         Raises ``BadCheckpoint`` for a checkpoint this store did not issue."""
+        return await self._read_log(model, LogRead(since, until, where, limit))
+
+    @abc.abstractmethod
+    async def _read_log(self, model: str, read: LogRead) -> LogPage:
+        """``changes``: read the end of ``model``'s log (``head``), then up to
+        ``read.limit + 1`` records of ``self._span(read, head)`` in log order, and return
+        ``self._page(read, span, records, their positions)``."""
+
+    def _span(self, read: LogRead, head: int) -> LogSpan:
+        """The positions ``read`` covers in a log that ends at ``head``."""
+        start = self._decode(read.since, head)
+        end = head if read.until is None else min(self._decode(read.until, head), head)
+        return LogSpan(start, end)
+
+    def _page(
+        self, read: LogRead, span: LogSpan, docs: Sequence[StoredDoc], positions: Sequence[int]
+    ) -> LogPage:
+        """The page of ``docs`` (read in log order, one more than the limit if more remain)."""
+        kept, last, has_more = page_of(docs, positions, read.limit, span.start, span.end)
+        return LogPage(list(kept), self._encode(last), has_more)
+
+    def _encode(self, position: int) -> str:
+        return encode_checkpoint(self.store_id, position)
+
+    def _decode(self, checkpoint: str | None, head: int) -> int:
+        return decode_checkpoint(checkpoint, self.store_id, head)
 
     @abc.abstractmethod
     async def transact(
@@ -173,18 +230,3 @@ class Store(abc.ABC):
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_interval):
                         await written.wait()
-
-    @abc.abstractmethod
-    async def save_token(self, token: TokenRecord) -> None: ...
-
-    @abc.abstractmethod
-    async def get_token(self, token_id: str) -> TokenRecord | None: ...
-
-    @abc.abstractmethod
-    async def list_tokens(self) -> list[TokenRecord]:
-        """Every token record (revoked and expired ones too), oldest first."""
-
-    @abc.abstractmethod
-    async def revoke_token(self, token_id: str, at: float) -> bool:
-        """Mark a token revoked (from ``at``); False when there is no such token. Revoking
-        a revoked token keeps its first revocation time."""

@@ -146,7 +146,8 @@ async def test_changes_where_matches_tombstones_by_change_properties(store):
     by_tenant = await drain(store, "Note", filter_={"tenantId": "t1"})
     by_title = await drain(store, "Note", filter_={"title": "x"})
 
-    assert by_tenant.ids == ["a"] and by_tenant.docs[0].deleted
+    assert by_tenant.ids == ["a"]
+    assert by_tenant.docs[0].deleted
     assert by_title.ids == ["b"]  # the deleted content is gone: only change properties remain
 
 
@@ -160,7 +161,8 @@ async def test_repository_deletes_are_changes_its_tenant_filter_still_matches(re
     page = await notes.changes(where={"tenantId": "t1"})
 
     assert [(c.model_id, c.type) for c in page.changes] == [("t1:n1", ChangeType.DELETE)]
-    assert page.changes[0].rev is None and page.changes[0].data is None
+    assert page.changes[0].rev is None
+    assert page.changes[0].data is None
     assert await notes.find() == [{"id": "t2:n2", "title": "b", "tenantId": "t2"}]
     # As tenant t1 sees it: its own id, and its deletion.
     mine = await repo.view("t1").model("Note").changes()

@@ -10,14 +10,18 @@ from .helpers import drain, ids_of, put, record
 
 
 async def test_open_store_has_an_id_and_an_empty_log(store):
-    assert isinstance(store.store_id, str) and store.store_id
+    assert isinstance(store.store_id, str)
+    assert store.store_id
 
     checkpoint = await store.checkpoint("Note")
     page = await store.changes("Note", None, None, 10)
 
-    assert isinstance(checkpoint, str) and checkpoint
-    assert page.docs == [] and page.has_more is False
-    assert isinstance(page.checkpoint, str) and page.checkpoint
+    assert isinstance(checkpoint, str)
+    assert checkpoint
+    assert page.docs == []
+    assert page.has_more is False
+    assert isinstance(page.checkpoint, str)
+    assert page.checkpoint
 
 
 async def test_empty_log_checkpoints_can_be_passed_back_and_see_later_writes(store):

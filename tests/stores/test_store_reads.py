@@ -63,7 +63,8 @@ async def test_find_orders_by_id_with_limit_and_offset(store):
     assert ids_of(everything) == live
     assert [d.data for d in everything] == [{"id": i, "title": i} for i in live]
     assert [i for page in pages for i in page] == live
-    assert all(len(p) == 3 for p in pages[:4]) and pages[4] == live[12:]
+    assert all(len(p) == 3 for p in pages[:4])
+    assert pages[4] == live[12:]
     assert await store.find("Note", None, 5, len(live)) == []
     assert ids_of(await store.find("Note", None, 1)) == live[:1]
 

@@ -1,4 +1,4 @@
-"""The embedded SQLite store (``sqlite:///path/to.db``, ``sqlite:///:memory:``).
+"""The SQLite store: its change log, threads and transactions.
 
 One table holds every model's documents; each row is a document (or a tombstone) together
 with its latest change. A write reserves its change-log positions from a counter row inside
@@ -14,9 +14,6 @@ and a few reader threads (WAL lets them read while a write is in progress).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
-import logging
 import sqlite3
 import threading
 import uuid
@@ -26,53 +23,21 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..errors import ReplError, StoreError
-from ..filters import And, Condition, Filter, Or, like_to_glob
-from .base import Decide, LogPage, Store, StoredConflict, StoredDoc, TokenRecord, WriteBatch
-from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
-
-log = logging.getLogger(__name__)
+from ...errors import StoreError
+from ...filters import Filter
+from ..base import Decide, LogPage, LogRead, Store, StoredConflict, StoredDoc, WriteBatch
+from ..tokens import TokenStore
+from ..url import StoreURL
+from .errors import driver_errors
+from .filters import compile_filter
+from .schema import init_schema
+from .tokens import SQLiteTokens
 
 T = TypeVar("T")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS documents (
-    seq INTEGER PRIMARY KEY,
-    model TEXT NOT NULL,
-    id TEXT NOT NULL,
-    rev TEXT,
-    prev TEXT,
-    data TEXT NOT NULL,
-    clock TEXT NOT NULL,
-    ancestors TEXT NOT NULL,
-    bases TEXT NOT NULL,
-    UNIQUE (model, id)
-);
--- (model, seq): the change log of a model, a range scan in log order.
-CREATE INDEX IF NOT EXISTS documents_log ON documents (model);
-CREATE TABLE IF NOT EXISTS tokens (
-    token_id TEXT PRIMARY KEY,
-    secret_hash TEXT NOT NULL,
-    role TEXT NOT NULL,
-    tenant TEXT,
-    created_at REAL NOT NULL,
-    expires_at REAL,
-    revoked_at REAL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS conflicts (
-    model TEXT NOT NULL,
-    model_id TEXT NOT NULL,
-    match_data TEXT,
-    body TEXT NOT NULL,
-    PRIMARY KEY (model, model_id)
-) WITHOUT ROWID;
-"""
-SCHEMA_VERSION = 2
 # Far below SQLite's limit on bound parameters, and a sensible transaction size.
 ID_CHUNK = 500
 COLUMNS = "id, seq, rev, prev, data, clock, ancestors"
-TOKEN_COLUMNS = "token_id, secret_hash, role, tenant, created_at, expires_at, revoked_at"
 
 _loads = orjson.loads
 
@@ -82,15 +47,18 @@ def _dumps(value: Any) -> str:
 
 
 class SQLiteStore(Store):
+    """One database file (or one shared in-memory database) holds every model:
+    ``documents`` (one row per document, content or tombstone plus its latest change),
+    ``conflicts``, ``tokens`` and ``meta`` (store identity, log counter, schema version)."""
+
     #: How often ``watch`` looks for writes made by other processes; writes made through
     #: this store object wake it at once.
     poll_interval = 0.05
 
-    def __init__(self, url: str, *, readers: int = 2, busy_timeout: float = 30.0) -> None:
-        prefix = "sqlite:///"
-        if not url.startswith(prefix) or url == prefix:
-            raise ValueError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to.db)")
-        path = url[len(prefix) :]
+    def __init__(self, url: StoreURL, *, readers: int = 2, busy_timeout: float = 30.0) -> None:
+        if url.scheme != "sqlite" or url.host or not url.database:
+            raise ValueError(f"not a SQLite URL: {str(url)!r} (expected sqlite:///path/to.db)")
+        path = url.database
         self.memory = path == ":memory:"
         # One shared in-memory database for every connection of this store.
         self._target = (
@@ -107,6 +75,11 @@ class SQLiteStore(Store):
         self._reader: ThreadPoolExecutor | None = None
         self.store_id = ""
         self._written: dict[str, asyncio.Event] = {}
+        self._tokens = SQLiteTokens(self._read, self._write)
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self._tokens
 
     # -- connections and threads ------------------------------------------------------
 
@@ -140,14 +113,14 @@ class SQLiteStore(Store):
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._connect()
-        with _driver_errors():
+        with driver_errors():
             return fn(conn)
 
-    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> Any:
-        return self._run(self._reader, lambda c: _in_transaction(c, "BEGIN", fn))
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._reader, lambda c: _in_transaction(c, "BEGIN", fn))
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> Any:
-        return self._run(self._writer, lambda c: _in_transaction(c, "BEGIN IMMEDIATE", fn))
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._writer, lambda c: _in_transaction(c, "BEGIN IMMEDIATE", fn))
 
     async def open(self) -> None:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
@@ -156,7 +129,7 @@ class SQLiteStore(Store):
             if self.memory
             else ThreadPoolExecutor(self._readers, thread_name_prefix="sqlite-reader")
         )
-        self.store_id = await self._write(_init_schema)
+        self.store_id = await self._write(init_schema)
 
     async def close(self) -> None:
         for executor in {self._writer, self._reader}:
@@ -168,25 +141,16 @@ class SQLiteStore(Store):
                 conn.close()
             self._connections.clear()
 
-    # -- checkpoints ------------------------------------------------------------------
-
-    def _encode(self, position: int) -> str:
-        return encode_checkpoint(self.store_id, position)
-
-    def _decode(self, checkpoint: str | None, head: int) -> int:
-        return decode_checkpoint(checkpoint, self.store_id, head)
+    # -- reads ------------------------------------------------------------------------
 
     async def checkpoint(self, model: str) -> str:
         return self._encode(await self._read(_head))
-
-    # -- reads ------------------------------------------------------------------------
 
     async def get(self, model: str, ids: Sequence[str]) -> dict[str, StoredDoc]:
         def run(conn: sqlite3.Connection) -> dict[str, StoredDoc]:
             return {d.model_id: d for d in self._select_ids(conn, model, ids, bases=False)}
 
-        result: dict[str, StoredDoc] = await self._read(run)
-        return result
+        return await self._read(run)
 
     async def find(
         self, model: str, where: Filter | None, limit: int, offset: int = 0
@@ -201,33 +165,22 @@ class SQLiteStore(Store):
             )
             return [self._doc(row) for row in rows]
 
-        result: list[StoredDoc] = await self._read(run)
-        return result
+        return await self._read(run)
 
-    async def changes(
-        self,
-        model: str,
-        since: str | None,
-        where: Filter | None,
-        limit: int,
-        until: str | None = None,
-    ) -> LogPage:
-        clause, params = compile_filter(where, "data")
+    async def _read_log(self, model: str, read: LogRead) -> LogPage:
+        clause, params = compile_filter(read.where, "data")
 
         def run(conn: sqlite3.Connection) -> LogPage:
-            head = _head(conn)
-            start = self._decode(since, head)
-            end = head if until is None else min(self._decode(until, head), head)
+            # One read transaction: the head and the records are of the same moment.
+            span = self._span(read, _head(conn))
             rows = conn.execute(
                 f"SELECT {COLUMNS} FROM documents"
                 f" WHERE model = ? AND seq > ? AND seq <= ? AND {clause} ORDER BY seq LIMIT ?",
-                (model, start, end, *params, limit + 1),
+                (model, span.start, span.end, *params, read.limit + 1),
             ).fetchall()
-            kept, last, has_more = page_of(rows, [r[1] for r in rows], limit, start, end)
-            return LogPage([self._doc(row) for row in kept], self._encode(last), has_more)
+            return self._page(read, span, [self._doc(row) for row in rows], [r[1] for r in rows])
 
-        page: LogPage = await self._read(run)
-        return page
+        return await self._read(run)
 
     async def conflicts(self, model: str, where: Filter | None = None) -> list[StoredConflict]:
         clause, params = compile_filter(where, "match_data")
@@ -237,10 +190,9 @@ class SQLiteStore(Store):
                 f"SELECT body FROM conflicts WHERE model = ? AND {clause} ORDER BY model_id",
                 (model, *params),
             )
-            return [StoredConflict(**_loads(body)) for (body,) in rows]
+            return [StoredConflict.from_body(_loads(body)) for (body,) in rows]
 
-        result: list[StoredConflict] = await self._read(run)
-        return result
+        return await self._read(run)
 
     def _select_ids(
         self, conn: sqlite3.Connection, model: str, ids: Sequence[str], bases: bool
@@ -289,43 +241,6 @@ class SQLiteStore(Store):
     def write_signal(self, model: str) -> asyncio.Event:
         return self._written.setdefault(model, asyncio.Event())
 
-    async def save_token(self, token: TokenRecord) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)", _row(token)
-            )
-
-        await self._write(run)
-
-    async def get_token(self, token_id: str) -> TokenRecord | None:
-        def run(conn: sqlite3.Connection) -> TokenRecord | None:
-            row = conn.execute(
-                f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = ?", (token_id,)
-            ).fetchone()
-            return None if row is None else TokenRecord(*row)
-
-        record: TokenRecord | None = await self._read(run)
-        return record
-
-    async def list_tokens(self) -> list[TokenRecord]:
-        def run(conn: sqlite3.Connection) -> list[TokenRecord]:
-            rows = conn.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id")
-            return [TokenRecord(*row) for row in rows]
-
-        records: list[TokenRecord] = await self._read(run)
-        return records
-
-    async def revoke_token(self, token_id: str, at: float) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            found = conn.execute(
-                "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE token_id = ?",
-                (at, token_id),
-            )
-            return found.rowcount > 0
-
-        revoked: bool = await self._write(run)
-        return revoked
-
     def _apply(self, conn: sqlite3.Connection, model: str, batch: WriteBatch) -> None:
         if batch.docs:
             (last,) = conn.execute(
@@ -364,12 +279,7 @@ class SQLiteStore(Store):
             conn.executemany(
                 "INSERT OR REPLACE INTO conflicts VALUES (?,?,?,?)",
                 [
-                    (
-                        model,
-                        c.model_id,
-                        _dumps(c.match_data if c.match_data is not None else c.target_data),
-                        _dumps(dataclasses.asdict(c)),
-                    )
+                    (model, c.model_id, _dumps(c.matched), _dumps(c.to_body()))
                     for c in batch.conflicts
                 ],
             )
@@ -384,7 +294,7 @@ def _select_conflicts(
         for (body,) in conn.execute(
             f"SELECT body FROM conflicts WHERE model = ? AND model_id IN ({marks})", (model, *chunk)
         ):
-            conflict = StoredConflict(**_loads(body))
+            conflict = StoredConflict.from_body(_loads(body))
             out[conflict.model_id] = conflict
     return out
 
@@ -394,34 +304,9 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[i : i + ID_CHUNK]
 
 
-def _row(token: TokenRecord) -> tuple[Any, ...]:
-    return dataclasses.astuple(token)
-
-
 def _head(conn: sqlite3.Connection) -> int:
     (value,) = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
     return int(value)
-
-
-def _init_schema(conn: sqlite3.Connection) -> str:
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    conn.execute("INSERT OR IGNORE INTO meta VALUES ('seq', 0)")
-    conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:16],))
-    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-    (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if version == 1:  # tokens gained expiry and revocation
-        conn.execute("ALTER TABLE tokens ADD COLUMN expires_at REAL")
-        conn.execute("ALTER TABLE tokens ADD COLUMN revoked_at REAL")
-        conn.execute("UPDATE meta SET value = 2 WHERE key = 'schema_version'")
-        version = 2
-    if version != SCHEMA_VERSION:
-        raise StoreError(
-            f"The store has schema version {version}; this server expects {SCHEMA_VERSION}"
-        )
-    (store_id,) = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
-    return str(store_id)
 
 
 def _in_transaction(
@@ -435,74 +320,3 @@ def _in_transaction(
         raise
     conn.execute("COMMIT")
     return result
-
-
-@contextlib.contextmanager
-def _driver_errors() -> Iterator[None]:
-    """Map sqlite3's exceptions to ours, in this one place."""
-    try:
-        yield
-    except ReplError:
-        raise
-    except sqlite3.OperationalError as exc:
-        log.exception("SQLite operation failed")
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreError("The database is busy; try again") from exc
-        raise StoreError("The database operation failed") from exc
-    except sqlite3.Error as exc:
-        log.exception("SQLite error")
-        raise StoreError("The database operation failed") from exc
-
-
-# -- filters --------------------------------------------------------------------------
-
-
-def compile_filter(where: Filter | None, column: str) -> tuple[str, list[Any]]:
-    """Compile a parsed filter to an SQL condition on the JSON in ``column``."""
-    if where is None:
-        return "1", []
-    params: list[Any] = []
-    return _compile(where, column, params), params
-
-
-def _compile(node: Filter, column: str, params: list[Any]) -> str:
-    if isinstance(node, And | Or):
-        joiner = " AND " if isinstance(node, And) else " OR "
-        return "(" + joiner.join(_compile(p, column, params) for p in node.parts) + ")"
-    return _condition(node, column, params)
-
-
-def _condition(c: Condition, column: str, params: list[Any]) -> str:
-    # Field names are validated identifiers ([A-Za-z][A-Za-z0-9_]*), safe inside the path.
-    path = f"'$.{c.field}'"
-    value = f"json_extract({column}, {path})"
-    op = c.op
-    # Compared with null, a list field is like any other: null means absent.
-    if c.is_list and op in ("eq", "neq", "inq", "nin") and c.value is not None:
-        values = c.value if op in ("inq", "nin") else (c.value,)
-        params.extend(values)
-        marks = ",".join("?" * len(values)) or "NULL"
-        exists = f"EXISTS (SELECT 1 FROM json_each({column}, {path}) WHERE value IN ({marks}))"
-        return exists if op in ("eq", "inq") else f"NOT {exists}"
-    if op == "eq":
-        if c.value is None:
-            return f"{value} IS NULL"
-        params.append(c.value)
-        return f"{value} = ?"
-    if op == "neq":
-        if c.value is None:
-            return f"{value} IS NOT NULL"
-        params.append(c.value)
-        return f"({value} IS NULL OR {value} != ?)"
-    if op in ("inq", "nin"):
-        params.extend(c.value)
-        marks = ",".join("?" * len(c.value))
-        if op == "inq":
-            return f"{value} IN ({marks})" if marks else "0"
-        return f"({value} IS NULL OR {value} NOT IN ({marks}))" if marks else "1"
-    if op == "like":
-        params.append(like_to_glob(c.value))
-        return f"{value} GLOB ?"
-    sql_op = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-    params.append(c.value)
-    return f"{value} {sql_op} ?"
