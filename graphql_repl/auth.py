@@ -19,6 +19,7 @@ import jwt
 
 from .errors import BadInput
 from .models import Model
+from .replication.tenancy import SEPARATOR, valid_tenant
 from .settings import AUTH_RECHECK_INTERVAL
 from .stores.tokens import TokenRecord, TokenStore
 
@@ -64,12 +65,7 @@ def check_role(role: str, tenant: str | None) -> None:
     if role not in ROLES:
         raise BadInput(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if tenant is not None and not valid_tenant(tenant):
-        raise BadInput("A tenant must be a non-empty name without ':'")
-
-
-def valid_tenant(tenant: object) -> bool:
-    """Tenant names: non-empty, without the separator of tenant ids (``T:<id>``)."""
-    return isinstance(tenant, str) and bool(tenant) and ":" not in tenant
+        raise BadInput(f"A tenant must be a non-empty name without {SEPARATOR!r}")
 
 
 async def create_token(

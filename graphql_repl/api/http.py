@@ -107,7 +107,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.repository = repository
         self.events = SharedEvents()
         self.authenticator = Authenticator(
-            repository.store,
+            repository.tokens,
             settings.jwt_secret,
             settings.jwt_audience,
             settings.auth_recheck_interval,

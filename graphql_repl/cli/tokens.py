@@ -17,7 +17,7 @@ from ..errors import ReplError
 from .options import settings_of, store_option
 
 if TYPE_CHECKING:
-    from ..stores import Store
+    from ..stores.tokens import TokenStore
 
 T = TypeVar("T")
 
@@ -30,8 +30,9 @@ def token() -> None:
     """Manage access tokens."""
 
 
-def _with_store(store: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Run ``work`` on the store (opened, then closed), errors as one line."""
+def _with_tokens(store: str | None, work: Callable[[TokenStore], Awaitable[T]]) -> T:
+    """Run ``work`` on the store's tokens (the store opened, then closed), errors as one
+    line."""
     from ..stores import create_store
 
     settings = settings_of(store=store)
@@ -40,7 +41,7 @@ def _with_store(store: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
         backend = create_store(settings.store)
         await backend.open()
         try:
-            return await work(backend)
+            return await work(backend.tokens)
         finally:
             await backend.close()
 
@@ -91,7 +92,7 @@ def _when(seconds: float | None) -> str:
 def token_create(role: str, tenant: str | None, expires: str | None, store: str | None) -> None:
     """Create a token and print it (alone, on stdout). Only its hash is stored."""
     expires_at = _expiry(expires)
-    click.echo(_with_store(store, lambda s: create_token(s, role, tenant, expires_at)))
+    click.echo(_with_tokens(store, lambda t: create_token(t, role, tenant, expires_at)))
 
 
 @token.command("list")
@@ -101,7 +102,7 @@ def token_list(as_json: bool, store: str | None) -> None:
     """List tokens: id, role, tenant, times and status. Secrets are never shown (only
     their hashes are stored)."""
     now = time.time()
-    records = _with_store(store, lambda s: s.list_tokens())
+    records = _with_tokens(store, lambda t: t.list())
     rows = []
     for record in records:
         if record.revoked_at is not None:
@@ -139,6 +140,6 @@ def token_revoke(token_id: str, store: str | None) -> None:
     """Revoke a token by its id (as `token list` shows it; the whole token works too).
     It stops working at once, and subscriptions opened with it end within seconds."""
     token_id = token_id_of(token_id)
-    if not _with_store(store, lambda s: s.revoke_token(token_id, time.time())):
+    if not _with_tokens(store, lambda t: t.revoke(token_id, time.time())):
         raise click.ClickException(f"No token with id {token_id!r}")
     click.echo(f"Revoked token {token_id}", err=True)

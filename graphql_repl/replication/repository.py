@@ -13,6 +13,7 @@ from typing import Any
 from ..models import Registry
 from ..settings import Settings
 from ..stores import Store, create_store
+from ..stores.tokens import TokenStore
 from .changelog import localize
 from .clocks import HybridLogicalClock
 from .feed import ChangeHub, Check
@@ -49,6 +50,11 @@ class Repository:
     async def open(self) -> Repository:
         await self.store.open()
         return self
+
+    @property
+    def tokens(self) -> TokenStore:
+        """The store's access tokens."""
+        return self.store.tokens
 
     async def ping(self) -> None:
         """Raise ``StoreError`` unless the store answers."""
