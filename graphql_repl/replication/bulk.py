@@ -107,9 +107,9 @@ def prepare(update: Update, scope: TenantScope) -> Incoming | Rejected:
         if update.data is None:
             raise InvalidDocument(f"a {update.type.value} needs the whole document in data")
         content = scope.claim(scope.model.validate(update.data, own_id))
+        rev = rev_of(content)
     except (InvalidDocument, Forbidden) as exc:
         return Rejected(model_id, exc.message)
-    rev = rev_of(content)
     return Incoming(
         model_id=model_id,
         content=content,
@@ -203,13 +203,15 @@ def decide(
     conflicts: list[Conflict] = []
     scope = versioning.scope
     for inc in prepared:
-        if isinstance(inc, Rejected):
-            results.append(UpdateResult(inc.model_id, UpdateStatus.REJECTED, error=inc.error))
-            continue
         cur = records.get(inc.model_id)
-        if cur is not None and not scope.visible(cur.data):
-            # Only an unscoped caller's id can name another tenant's document, and
-            # its own claim already refuses that; kept as a guard.
+        outside = cur is not None and not scope.visible(cur.data)
+        if isinstance(inc, Rejected):
+            shown = None if outside else cur
+            results.append(_result(inc.model_id, UpdateStatus.REJECTED, shown, inc.error))
+            continue
+        if outside:
+            # Only an unscoped caller's id can name another tenant's document, and its
+            # own claim already refuses that; kept as a guard.
             error = f"{scope.model.name} {inc.model_id!r} is outside this token's tenant"
             results.append(UpdateResult(inc.model_id, UpdateStatus.REJECTED, error=error))
             continue
@@ -219,11 +221,9 @@ def decide(
             recorded[inc.model_id] = outcome.conflict
             conflicts.append(conflict_of(outcome.conflict, scope))
         elif outcome.record is not None:
-            new = writes[inc.model_id] = records[inc.model_id] = outcome.record
+            cur = writes[inc.model_id] = records[inc.model_id] = outcome.record
             recorded.pop(inc.model_id, None)
-            results.append(UpdateResult(inc.model_id, status, new.rev, live(new)))
-            continue
-        results.append(UpdateResult(inc.model_id, status, cur.rev if cur else None, None))
+        results.append(_result(inc.model_id, status, cur))
     settled = [
         model_id
         for model_id, c in pending.items()
@@ -231,6 +231,15 @@ def decide(
     ]
     batch = WriteBatch(list(writes.values()), list(recorded.values()), settled)
     return batch, Settled(results, conflicts)
+
+
+def _result(
+    model_id: str, status: UpdateStatus, cur: StoredDoc | None, error: str | None = None
+) -> UpdateResult:
+    """An update's result, with the document's state after it (whatever the status)."""
+    if cur is None:
+        return UpdateResult(model_id, status, None, None, error)
+    return UpdateResult(model_id, status, cur.rev, live(cur), error)
 
 
 async def bulk_update(
@@ -245,7 +254,8 @@ async def bulk_update(
         prepared = [prepare(u, scope) for u in updates[start : start + chunk_size]]
         incoming = [i for i in prepared if isinstance(i, Incoming)]
         versioning.clock.observe(s for i in incoming for s in i.clock.values())
-        ids = list(dict.fromkeys(i.model_id for i in incoming))
+        # Rejected updates are read too: their results carry the document's state.
+        ids = list(dict.fromkeys(i.model_id for i in prepared if i.model_id))
         _, settled = await store.transact(
             scope.model.name, ids, functools.partial(decide, prepared, versioning)
         )

@@ -1,7 +1,10 @@
 """Revisions and ancestry.
 
-A rev is a hash of a document's canonical JSON (sorted keys, compact, metadata excluded),
-so equal content has equal revs on every replica. A state id ("sid") names any state in a
+A rev is a hash of a document's canonical JSON, so equal content has equal revs on every
+replica, and a client in any language can compute it: the first 32 hex digits of the
+SHA-256 of the validated document (Float fields as numbers, ``null`` fields left out) in
+the JSON Canonicalization Scheme (RFC 8785: sorted keys, no spaces, numbers written as
+ECMAScript writes them, so ``1.0`` is ``1``). A state id ("sid") names any state in a
 document's history: its rev when live, ``"-" + prev`` for the deletion of revision ``prev``.
 
 Each stored document keeps its ancestors' sids (newest first, bounded) and the content of
@@ -14,19 +17,51 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import orjson
+import rfc8785
 
+from ..errors import InvalidDocument
 from ..models import Document
 
 DELETED = "-"
 
 
-def canonical(content: Document) -> bytes:
-    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+def canonical(value: Any) -> bytes:
+    """``value`` in the JSON Canonicalization Scheme (RFC 8785).
+
+    Values without fractional numbers (most documents) take orjson's sorted compact form,
+    which is the same bytes for them and 60 times faster; the others go through the
+    ``rfc8785`` library. JCS writes numbers as IEEE doubles, so a value holding both a
+    fractional number and an integer beyond ±(2^53 - 1) has no canonical form."""
+    if _plain(value):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.IntegerDomainError:
+        raise InvalidDocument(
+            "a document holding fractional numbers cannot also hold integers beyond "
+            "±(2^53 - 1) (they have no exact canonical JSON form)"
+        ) from None
+
+
+def _plain(value: Any) -> bool:
+    """Whether orjson's sorted form of ``value`` is its JCS form: no floats (JCS formats
+    numbers as ECMAScript does), and keys in ASCII (JCS sorts keys by UTF-16 code units,
+    orjson by code points; they agree on ASCII)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is list:
+        return all(_plain(v) for v in value)
+    if kind is dict:
+        return all(k.isascii() and _plain(v) for k, v in value.items())
+    return False
 
 
 def rev_of(content: Document) -> str:
+    """The rev of a validated document (see the module docstring)."""
     return hashlib.sha256(canonical(content)).hexdigest()[:32]
 
 

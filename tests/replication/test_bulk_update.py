@@ -57,7 +57,11 @@ async def test_a_rejected_update_does_not_touch_an_existing_document(pair):
 
     result = await notes.bulk_update([Update("n1", ChangeType.UPDATE, {"id": "n1", "views": 1.5})])
 
-    assert result.results[0].status is UpdateStatus.REJECTED
+    (rejected,) = result.results
+    assert rejected.status is UpdateStatus.REJECTED
+    # The result carries the document as it stays, so a client can revert to it.
+    assert rejected.data == {"id": "n1", "title": "kept"}
+    assert rejected.rev == rev_of(rejected.data)
     assert await notes.get("n1") == {"id": "n1", "title": "kept"}
     assert await notes.checkpoint() == before
 
@@ -90,7 +94,10 @@ async def test_bulk_update_reports_applied_unchanged_merged_and_conflict(pair):
     }
     assert by_id["fresh"].data == {"id": "fresh", "name": "F"}
     assert by_id["fields"].data == {"id": "fields", "name": "A", "email": "b@x"}
-    assert by_id["clash"].data is None
+    # Every result carries the target's state after the update, whatever its status.
+    assert by_id["clash"].data == {"id": "clash", "name": "B"}
+    assert by_id["same"].data == {"id": "same", "name": "S2"}
+    assert by_id["clash"].rev == rev_of(by_id["clash"].data)
     assert [c.model_id for c in result.conflicts] == ["clash"]
     assert await b.model("User").get("clash") == {"id": "clash", "name": "B"}
     assert await b.model("User").get("fields") == by_id["fields"].data
