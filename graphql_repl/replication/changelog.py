@@ -3,13 +3,12 @@ pages a feed follows, each change in the caller's ids."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 
 from ..filters import Filter
 from ..stores.base import LogPage, Store, StoredDoc
 from .tenancy import TenantScope
-from .types import Change, ChangePage, ChangeType
+from .types import Change, ChangePage, ChangeType, DocumentState, StatePage
 
 
 def to_change(doc: StoredDoc, scope: TenantScope) -> Change:
@@ -31,13 +30,9 @@ def to_change(doc: StoredDoc, scope: TenantScope) -> Change:
     )
 
 
-def localize(change: Change, scope: TenantScope) -> Change:
-    """A change as the unscoped log reported it, as ``scope`` shows it."""
-    if scope.tenant is None:
-        return change
-    return dataclasses.replace(
-        change, model_id=scope.own_id(change.model_id), data=scope.shown_or_none(change.data)
-    )
+def state_of(doc: StoredDoc, scope: TenantScope) -> DocumentState:
+    """A record of the log as the state a web app syncs, as ``scope`` shows it."""
+    return DocumentState(scope.shown(doc.data), doc.deleted, doc.rev, doc.checkpoint)
 
 
 class ChangeLog:
@@ -51,15 +46,27 @@ class ChangeLog:
     async def checkpoint(self) -> str:
         return await self.store.checkpoint(self.name)
 
+    async def records(
+        self, since: str | None, where: Filter | None, limit: int, until: str | None = None
+    ) -> LogPage:
+        """The log's records after ``since`` (at or before ``until``) matching ``where``, a
+        filter already narrowed to the scope; in stored ids."""
+        return await self.store.changes(self.name, since, where, limit, until)
+
     async def page(
         self, since: str | None, where: Filter | None, limit: int, until: str | None = None
     ) -> ChangePage:
         """Changes after ``since`` (at or before ``until``) matching ``where``, a filter
         already narrowed to the scope."""
-        page = await self.store.changes(self.name, since, where, limit, until)
+        page = await self.records(since, where, limit, until)
         return ChangePage(
             [to_change(d, self.scope) for d in page.docs], page.checkpoint, page.has_more
         )
+
+    async def states(self, since: str | None, where: Filter | None, limit: int) -> StatePage:
+        """The documents changed after ``since``, each in its latest state, for a sync."""
+        page = await self.records(since, where, limit)
+        return StatePage([state_of(d, self.scope) for d in page.docs], page.checkpoint)
 
     def watch(self, since: str) -> AsyncIterator[LogPage]:
         """The store's pages of this model's log after ``since``, live, forever."""

@@ -1,6 +1,7 @@
 """The live change feed: one watcher of a model's change log per process, fanned out.
 
-``ChangeHub.subscribe(since, where)`` first replays the log after ``since`` and then
+``ChangeHub.subscribe(since, where)`` yields batches of the log's records (each document's
+latest version, in log order): it first replays the log after ``since`` and then
 switches to the live stream without a gap or a repeat at the seam: the replay reads up to
 the hub's cursor (the position through which the hub has published everything), and the
 subscriber joins the hub in the same step as it sees its replay reach that cursor, with no
@@ -24,8 +25,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from ..errors import FeedOverflow, ReplError, StoreError
 from ..filters import Filter, matches
 from ..stores.base import StoredDoc
-from .changelog import ChangeLog, to_change
-from .types import DEFAULT_PAGE_SIZE, Change
+from .changelog import ChangeLog
+from .types import DEFAULT_PAGE_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +40,17 @@ class _Subscriber:
     def __init__(self, where: Filter | None, max_pending: int) -> None:
         self.where = where
         self.max_pending = max_pending
-        self.pending: collections.deque[Change] = collections.deque()
+        self.pending: collections.deque[StoredDoc] = collections.deque()
         self.wakeup = asyncio.Event()
         self.error: ReplError | None = None
         self.finished = False  # the server is stopping: end after what is pending
-        self.last: str | None = None  # checkpoint of the last change handed out
+        self.last: str | None = None  # checkpoint of the last record handed out
 
-    def offer(self, docs: Sequence[StoredDoc], changes: Sequence[Change]) -> None:
+    def offer(self, docs: Sequence[StoredDoc]) -> None:
         if self.error is not None:
             return
-        for doc, change in zip(docs, changes, strict=True):
-            if self.where is None or matches(self.where, doc.data):
-                self.pending.append(change)
+        where = self.where
+        self.pending.extend(d for d in docs if where is None or matches(where, d.data))
         if len(self.pending) > self.max_pending:
             self.pending.clear()
             self.error = FeedOverflow(self.last)
@@ -90,9 +90,8 @@ class ChangeHub:
     async def _run(self, since: str) -> None:
         try:
             async for page in self.changelog.watch(since):
-                changes = [to_change(d, self.changelog.scope) for d in page.docs]
                 for sub in self._subscribers:
-                    sub.offer(page.docs, changes)
+                    sub.offer(page.docs)
                 # Published everything through this checkpoint: no await since the offers.
                 self.cursor = page.checkpoint
                 self._advanced.set()
@@ -124,31 +123,32 @@ class ChangeHub:
         where: Filter | None,
         check: Check | None,
         check_interval: float,
-    ) -> AsyncIterator[Change]:
-        """Every change after ``since`` (none when it is None), then live changes; ``check``
-        is awaited every ``check_interval`` seconds."""
+    ) -> AsyncIterator[list[StoredDoc]]:
+        """Batches (never empty) of the records after ``since`` (none when it is None),
+        then of live ones, as they come; ``check`` is awaited every ``check_interval``
+        seconds."""
         await self._start()
         sub = _Subscriber(where, self.max_pending)
         watchdog = None
         if check is not None:
             watchdog = asyncio.create_task(_watch(sub, check, check_interval))
         try:
-            async for change in self._follow(sub, since):
-                yield change
+            async for batch in self._follow(sub, since):
+                yield batch
         finally:
             if watchdog is not None:
                 watchdog.cancel()
 
-    async def _follow(self, sub: _Subscriber, since: str | None) -> AsyncIterator[Change]:
+    async def _follow(self, sub: _Subscriber, since: str | None) -> AsyncIterator[list[StoredDoc]]:
         position, where = since, sub.where
         while since is not None:
             if sub.error is not None:
                 raise sub.error
             target = self.cursor
-            page = await self.changelog.page(position, where, REPLAY_PAGE, until=target)
-            for change in page.changes:
-                sub.last = change.checkpoint
-                yield change
+            page = await self.changelog.records(position, where, REPLAY_PAGE, until=target)
+            if page.docs:
+                sub.last = page.docs[-1].checkpoint
+                yield page.docs
             position = page.checkpoint
             if page.has_more:
                 continue
@@ -164,10 +164,12 @@ class ChangeHub:
         self._subscribers.add(sub)
         try:
             while True:
-                while sub.pending:
-                    change = sub.pending.popleft()
-                    sub.last = change.checkpoint
-                    yield change
+                if sub.pending:
+                    batch = list(sub.pending)
+                    sub.pending.clear()
+                    sub.last = batch[-1].checkpoint
+                    yield batch
+                    continue
                 if sub.error is not None:
                     raise sub.error
                 if sub.finished:

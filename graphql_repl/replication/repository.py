@@ -13,14 +13,15 @@ from typing import Any
 from ..models import Registry
 from ..settings import Settings
 from ..stores import Store, create_store
+from ..stores.base import StoredDoc
 from ..stores.tokens import TokenStore
-from .changelog import localize
+from .changelog import state_of, to_change
 from .clocks import HybridLogicalClock
 from .feed import ChangeHub, Check
 from .local import LocalModel
 from .replicate import replicate
 from .tenancy import TenantScope
-from .types import Change, CheckpointPair, ReplicationResult
+from .types import Change, CheckpointPair, ReplicationResult, StatePage
 
 
 class Repository:
@@ -129,9 +130,21 @@ class View:
         ``check`` is awaited every ``check_interval`` seconds; a ReplError it raises ends
         the feed."""
         local = self.model(name)
-        hub = self.repository.hub(name)
-        changes = hub.subscribe(since, local.filter(where), check, check_interval)
-        return changes if self.tenant is None else _localized(local.scope, changes)
+        batches = self.repository.hub(name).subscribe(
+            since, local.filter(where), check, check_interval
+        )
+        return _changes(batches, local.scope)
+
+    def stream(
+        self, name: str, since: str | None, check: Check | None, check_interval: float
+    ) -> AsyncIterator[StatePage]:
+        """Model ``name``'s documents as they change, in batches: first those changed after
+        ``since`` (none when it is None), then live ones; as ``feed``, for web-app sync."""
+        local = self.model(name)
+        batches = self.repository.hub(name).subscribe(
+            since, local.filter(None), check, check_interval
+        )
+        return _state_pages(batches, local.scope)
 
     async def replicate(
         self,
@@ -152,7 +165,18 @@ class View:
         )
 
 
-async def _localized(scope: TenantScope, changes: AsyncIterator[Change]) -> AsyncIterator[Change]:
-    """The hub's changes (unscoped) as a tenant's view shows them."""
-    async for change in changes:
-        yield localize(change, scope)
+async def _changes(
+    batches: AsyncIterator[list[StoredDoc]], scope: TenantScope
+) -> AsyncIterator[Change]:
+    async for batch in batches:
+        for doc in batch:
+            yield to_change(doc, scope)
+
+
+async def _state_pages(
+    batches: AsyncIterator[list[StoredDoc]], scope: TenantScope
+) -> AsyncIterator[StatePage]:
+    async for batch in batches:
+        checkpoint = batch[-1].checkpoint
+        assert checkpoint is not None  # records read from the log have their positions
+        yield StatePage([state_of(doc, scope) for doc in batch], checkpoint)

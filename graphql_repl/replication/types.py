@@ -139,3 +139,23 @@ class ReplicationResult:
     checkpoints: CheckpointPair
     updates: list[UpdateResult]  # empty when replicate() was asked not to keep them
     counts: dict[UpdateStatus, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentState:
+    """A document as a web app syncs it: its content (for a tombstone, the id and change
+    properties of what was deleted), whether it is deleted, its rev (None for a tombstone)
+    and the checkpoint of its latest change."""
+
+    data: Document
+    deleted: bool = False
+    rev: str | None = None
+    checkpoint: str | None = None
+
+
+@dataclass(slots=True)
+class StatePage:
+    """Documents in their latest states, in log order, and where the next page starts."""
+
+    documents: list[DocumentState]
+    checkpoint: str
