@@ -50,9 +50,50 @@ class Context:
         principal = self.principal
         if principal is None:
             raise Unauthenticated("A valid token is required (Authorization: Bearer <token>)")
+        await self.recheck(principal)
+        return principal
+
+    async def recheck(self, principal: Principal) -> None:
+        """Raise ``Unauthenticated`` once ``principal``'s token was revoked or expired
+        (asked again and again on a long-lived connection)."""
         if self.over_websocket and not await self.authenticator.still_valid(principal):
             raise Unauthenticated("The token was revoked or has expired")
+
+    async def caller(self, headers: object = None) -> Principal:
+        """The caller of an operation that may carry its own ``headers`` (RxDB's stream
+        sends its headers as a variable): their ``Authorization`` (any letter case) must
+        name the connection's token, or stands in for one when the connection has none."""
+        token = header_token(headers)
+        if token is None:
+            return await self.verified_principal()
+        principal = await self.authenticator.authenticate(token)
+        if principal is None:
+            raise Unauthenticated("Unknown, revoked or expired token in the headers")
+        if self.principal is not None and principal.token_id != self.principal.token_id:
+            raise Unauthenticated("The headers name another token than the connection's")
         return principal
+
+    def view_of(self, principal: Principal) -> View:
+        """The repository as ``principal`` sees it."""
+        return self.repository.view(principal.tenant)
+
+
+def bearer(value: Any) -> str | None:
+    """The token in an ``Authorization: Bearer <token>`` value."""
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def header_token(headers: object) -> str | None:
+    """The bearer token of a headers object's ``Authorization``, in any letter case."""
+    if not isinstance(headers, dict):
+        return None
+    for name, value in headers.items():
+        if isinstance(name, str) and name.lower() == "authorization":
+            return bearer(value)
+    return None
 
 
 def caller_model(info: strawberry.Info, name: str) -> LocalModel:

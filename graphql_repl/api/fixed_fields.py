@@ -6,20 +6,20 @@ its tenant), call the replication layer and shape the result. Permissions are no
 here; the ``@auth`` directive on each field does that.
 """
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import strawberry
 
 from ..auth import Permission as Perm
 from ..errors import BadInput
-from ..replication import Change
 from ..replication import CheckpointPair as DomainPair
 from ..replication.types import DEFAULT_PAGE_SIZE
 from . import types as t
 from .context import Context, caller_model
 from .permissions import requires
 from .scalars import JSON, Checkpoint
+from .subscriptions import check_can_subscribe, counted
 
 
 def _batch(info: strawberry.Info, items: list[Any], what: str) -> None:
@@ -126,7 +126,7 @@ class FixedMutation:
 
 
 @strawberry.type
-class Subscription:
+class FixedSubscription:
     @strawberry.subscription(extensions=requires(Perm.REPLICATE))
     async def change_feed(
         self,
@@ -138,32 +138,12 @@ class Subscription:
         # A coroutine returning the stream (not an async generator itself), so that
         # refusals are answered when the subscription starts, over HTTP too.
         context: Context = info.context
-        if not context.over_websocket:
-            raise BadInput(
-                "Subscriptions are served over WebSocket (graphql-transport-ws or graphql-ws) "
-                "on this same path"
-            )
-        settings = context.settings
-        if context.subscriptions >= settings.max_subscriptions:
-            raise BadInput(
-                f"At most {settings.max_subscriptions} subscriptions per connection; "
-                "complete one before starting another"
-            )
-
+        check_can_subscribe(context)
         feed = context.view.feed(
             model,
             since,
             where,
             context.verified_principal,  # raises once the token is revoked or expired
-            settings.auth_recheck_interval,
+            context.settings.auth_recheck_interval,
         )
-        return _stream(context, feed)
-
-
-async def _stream(context: Context, feed: AsyncIterator[Change]) -> AsyncGenerator[t.Change, None]:
-    context.subscriptions += 1
-    try:
-        async for change in feed:
-            yield context.events.get(change)
-    finally:
-        context.subscriptions -= 1
+        return counted(context, feed, context.events.get)  # type: ignore[return-value]

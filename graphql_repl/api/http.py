@@ -22,18 +22,10 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from .. import web
 from ..auth import Authenticator, Principal
 from ..replication import Repository
-from .context import Context
+from .context import Context, bearer, header_token
 from .errors import error_body
 from .fanout import SharedEvents
 from .schema import build_schema
-
-
-def bearer(value: Any) -> str | None:
-    """The token in an ``Authorization: Bearer <token>`` value."""
-    if not isinstance(value, str):
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def message_problem(message: object) -> str | None:
@@ -149,8 +141,10 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> None:
+        # CONTRACT §5: {"Authorization": "Bearer <token>"}, {"token": "<token>"}, or the
+        # shape RxDB and other clients send, {"headers": {"Authorization": "Bearer ..."}}.
         params = context.connection_params or {}
-        token = bearer(params.get("Authorization") or params.get("authorization"))
+        token = header_token(params) or header_token(params.get("headers"))
         if token is None and isinstance(params.get("token"), str):
             token = params["token"]
         if token is not None:

@@ -35,7 +35,7 @@ class Requires(BasePermission):
 
     async def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
         context: Context = info.context
-        principal = await context.verified_principal()
+        principal = await context.caller(kwargs.get("headers"))
         if self.model is not None:
             wanted = [(self.model, self.permission)]
         elif "source_model" in kwargs and "target" in kwargs:
@@ -52,3 +52,10 @@ class Requires(BasePermission):
 def requires(permission: Perm, model: str | None = None) -> list[FieldExtension]:
     """The field extensions that declare and enforce ``permission``."""
     return [PermissionExtension([Requires(permission, model)], use_directives=True)]
+
+
+def needs(permission: Perm, model: str | None = None) -> str:
+    """The sentence a root field's description ends with: the permission it requires
+    (introspection does not show directives, so clients and GraphiQL read it here)."""
+    where = f"on {model}" if model else "on the model named by `model`"
+    return f"Requires the {permission.value} permission {where}."

@@ -24,7 +24,10 @@ from ..models import Registry
 from ..settings import Settings
 from .errors import ContractErrors
 from .fanout import SharedEventExecutor
-from .fixed_fields import FixedMutation, FixedQuery, Subscription
+from .fixed_fields import FixedMutation, FixedQuery, FixedSubscription
+from .model_types import model_types
+from .push_rows import PushRowScreen
+from .sync_fields import sync_fields
 from .typed_fields import typed_fields
 
 log = logging.getLogger(__name__)
@@ -83,19 +86,27 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
     settings = settings or Settings()
     query_fields: dict[str, Any] = {}
     mutation_fields: dict[str, Any] = {}
+    subscription_fields: dict[str, Any] = {}
     for model in registry:
-        queries, mutations = typed_fields(model)
-        query_fields.update(queries)
-        mutation_fields.update(mutations)
+        types = model_types(model)
+        queries, mutations = typed_fields(types)
+        pull, push, stream = sync_fields(types)
+        query_fields.update(queries, **pull)
+        mutation_fields.update(mutations, **push)
+        subscription_fields.update(stream)
     query = strawberry.type(type("Query", (FixedQuery,), query_fields), name="Query")
     mutation = strawberry.type(type("Mutation", (FixedMutation,), mutation_fields), name="Mutation")
+    subscription = strawberry.type(
+        type("Subscription", (FixedSubscription,), subscription_fields), name="Subscription"
+    )
     return Schema(
         query=query,
         mutation=mutation,
-        subscription=Subscription,
+        subscription=subscription,
         # Clients send the same few documents over and over: parse and validate each once.
         extensions=[
             ContractErrors,
+            PushRowScreen,
             functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
             # Introspection is left out here; graphql-core bounds it itself
             # (MaxIntrospectionDepthRule: no cyclic __Type → __Field → __Type blow-up).

@@ -4,13 +4,15 @@ Knows nothing of GraphQL; the API layer is a thin adapter over ``Repository``. O
 per step: ``tenancy`` (a caller's scope: which documents, under which ids), ``changelog``
 (changes since a checkpoint), ``diff``, ``bulk`` (the bulk-update engine: prepare, decide,
 settle), ``versions`` (how a new record succeeds the current one), ``conflicts``,
-``documents`` (typed web-app writes), ``feed`` (the live change feed), ``replicate``;
+``documents`` (typed web-app writes), ``push`` (RxDB's push, settled against the master
+state), ``feed`` (the live change feed), ``replicate``;
 ``local.LocalModel`` runs them for one model and one caller, ``repository`` holds the
 models of a server and hands out each caller's ``View``.
 """
 
 from .clocks import HybridLogicalClock
 from .local import LocalModel
+from .push import Pushed, PushRow
 from .replicate import ChangesQuery, Endpoint, replicate
 from .repository import Repository, View
 from .revisions import rev_of
@@ -24,8 +26,10 @@ from .types import (
     CheckpointPair,
     Conflict,
     Diff,
+    DocumentState,
     ReplicationResult,
     Resolution,
+    StatePage,
     Update,
     UpdateResult,
     UpdateStatus,
@@ -41,12 +45,16 @@ __all__ = [
     "CheckpointPair",
     "Conflict",
     "Diff",
+    "DocumentState",
     "Endpoint",
     "HybridLogicalClock",
     "LocalModel",
+    "PushRow",
+    "Pushed",
     "ReplicationResult",
     "Repository",
     "Resolution",
+    "StatePage",
     "TenantScope",
     "Update",
     "UpdateResult",

@@ -16,11 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import Forbidden, InvalidDocument
-from ..models import Strategy
 from ..stores.base import Store, StoredConflict, StoredDoc, WriteBatch
 from .clocks import WRITTEN_KEY, is_stamp
 from .conflicts import conflict_of, record_conflict
-from .merge import delete_wins, merge_documents
+from .merge import incoming_wins_deletion, merge_documents
 from .revisions import Relation, rev_of, sid
 from .tenancy import TenantScope
 from .types import ChangeType, Conflict, Update, UpdateResult, UpdateStatus
@@ -167,20 +166,11 @@ def _merge(inc: Incoming, cur: StoredDoc, versioning: Versioning) -> Merged | Co
 
 def _settle_deletion(inc: Incoming, cur: StoredDoc, versioning: Versioning) -> Merged | Conflicted:
     """One side deleted the document while the other edited it."""
-    model = versioning.model
     incoming_clock = versioning.stamp(inc.content, inc.clock, cur)
-    if inc.content is None:
-        verdict = delete_wins(model, incoming_clock, cur.clock)
-    else:
-        lost = delete_wins(model, cur.clock, incoming_clock)
-        verdict = None if lost is None else not lost
+    deletes = inc.content is None
+    verdict = incoming_wins_deletion(versioning.model, deletes, incoming_clock, cur.clock)
     if verdict is None:
-        if model.default_strategy is Strategy.SOURCE_WINS:
-            verdict = True
-        elif model.default_strategy is Strategy.TARGET_WINS:
-            verdict = False
-        else:
-            return Conflicted(record_conflict(inc, cur, []))
+        return Conflicted(record_conflict(inc, cur, []))
     if verdict:  # the incoming side wins
         return Merged(versioning.successor(inc.model_id, cur, inc.content, incoming_clock, inc))
     # This side's version wins, as a new version that includes the incoming one.

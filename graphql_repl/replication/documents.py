@@ -1,5 +1,6 @@
 """Typed document writes and reads, for web apps: get, find, create, update (a patch) and
-delete. Each write is one transaction with its change entry, like every other write."""
+delete, each answering with the document's state (content and rev). Each write is one
+transaction with its change entry, like every other write."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from ..errors import BadInput, InvalidDocument, NotFound
 from ..filters import Filter
 from ..models import Document
 from ..stores.base import Store, StoredConflict, StoredDoc, WriteBatch
+from .changelog import state_of
 from .revisions import rev_of
-from .versions import Versioning, live
+from .types import DocumentState
+from .versions import Versioning
 
 # What a typed write makes of the current record (None: delete it).
 Change = Callable[[StoredDoc | None], Document | None]
@@ -26,19 +29,20 @@ class Documents:
         self.scope = versioning.scope
         self.name = versioning.model.name
 
-    async def get(self, model_id: str) -> Document | None:
+    async def get(self, model_id: str) -> DocumentState | None:
+        """The live document ``model_id`` (None when there is none in this scope)."""
         key = self.scope.key(model_id)
         doc = (await self.store.get(self.name, [key])).get(key)
-        if doc is None or not self.scope.visible(doc.data):
+        if doc is None or doc.deleted or not self.scope.visible(doc.data):
             return None
-        return self.scope.shown_or_none(live(doc))
+        return state_of(doc, self.scope)
 
-    async def find(self, where: Filter | None, limit: int, offset: int) -> list[Document]:
+    async def find(self, where: Filter | None, limit: int, offset: int) -> list[DocumentState]:
         """Live documents matching ``where`` (already narrowed to the scope), by id."""
         docs = await self.store.find(self.name, where, limit, offset)
-        return [self.scope.shown(d.data) for d in docs]
+        return [state_of(d, self.scope) for d in docs]
 
-    async def create(self, data: Any) -> Document:
+    async def create(self, data: Any) -> DocumentState:
         if not isinstance(data, dict):
             raise InvalidDocument(f"{self.name}: a document must be a JSON object")
         model_id = data.get("id") or self.scope.new_id(data)
@@ -51,9 +55,10 @@ class Documents:
 
         doc = await self._write_one(content["id"], change)
         assert doc is not None
+        assert not doc.deleted
         return doc
 
-    async def update(self, model_id: str, patch: Any) -> Document:
+    async def update(self, model_id: str, patch: Any) -> DocumentState:
         """Patch a document: fields not given keep their values, null removes a field."""
         if not isinstance(patch, dict):
             raise InvalidDocument(f"{self.name}: a patch must be a JSON object")
@@ -66,6 +71,7 @@ class Documents:
 
         doc = await self._write_one(scope.key(model_id), change)
         assert doc is not None
+        assert not doc.deleted
         return doc
 
     async def delete(self, model_id: str) -> bool:
@@ -85,12 +91,14 @@ class Documents:
             return False
         return deleted
 
-    async def _write_one(self, key: str, change: Change) -> Document | None:
+    async def _write_one(self, key: str, change: Change) -> DocumentState | None:
+        """Write what ``change`` makes of the record of ``key``; the record's state after
+        (None when there is none)."""
         versioning = self.versioning
 
         def decide(
             current: dict[str, StoredDoc], pending: dict[str, StoredConflict]
-        ) -> tuple[WriteBatch, Document | None]:
+        ) -> tuple[WriteBatch, StoredDoc | None]:
             cur = current.get(key)
             content = change(cur)
             unchanged = (
@@ -99,10 +107,10 @@ class Documents:
                 else (cur is not None and cur.rev == rev_of(content))
             )
             if unchanged:
-                return WriteBatch(), None if cur is None else live(cur)
+                return WriteBatch(), cur
             clock = versioning.stamp(content, {}, cur)
             new = versioning.successor(key, cur, content, clock, None)
-            return WriteBatch([new]), live(new)
+            return WriteBatch([new]), new
 
         _, result = await self.store.transact(self.name, [key], decide)
-        return self.scope.shown_or_none(result)
+        return None if result is None else state_of(result, self.scope)

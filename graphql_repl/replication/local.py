@@ -18,10 +18,12 @@ from ..models import Document, Model
 from ..settings import Settings
 from ..stores.base import Store
 from . import bulk, conflicts
+from . import push as pushing
 from .changelog import ChangeLog
 from .clocks import HybridLogicalClock
 from .diff import diff
 from .documents import Documents
+from .push import Pushed, PushRow
 from .replicate import ChangesQuery, Endpoint
 from .tenancy import TenantScope
 from .types import (
@@ -31,7 +33,9 @@ from .types import (
     ChangePage,
     Conflict,
     Diff,
+    DocumentState,
     Resolution,
+    StatePage,
     Update,
 )
 from .versions import Versioning
@@ -92,6 +96,20 @@ class LocalModel(Endpoint):
         settled = await bulk.bulk_update(self.store, self.versioning, updates, chunk)
         return BulkUpdateResult(settled.results, settled.conflicts, await self.checkpoint())
 
+    # -- web-app sync (RxDB's replication protocol) ------------------------------------------
+
+    async def pull(self, since: str | None, limit: int) -> StatePage:
+        """The documents changed after ``since`` (from the start when None), each once in
+        its latest state, in log order, at most ``limit``."""
+        check_limit(limit)
+        return await self.log.states(since, self.filter(None), limit)
+
+    async def push(self, rows: Sequence[PushRow]) -> Pushed:
+        """Settle each row against the master state (see ``push``); the master states of
+        the rows not written as sent."""
+        chunk = self.settings.replication_chunk_size
+        return await pushing.push(self.store, self.versioning, rows, chunk)
+
     # -- conflicts ---------------------------------------------------------------------------
 
     async def conflicts(self, where: Any = None) -> list[Conflict]:
@@ -106,19 +124,26 @@ class LocalModel(Endpoint):
     # -- typed reads and writes (web apps) ---------------------------------------------------
 
     async def get(self, model_id: str) -> Document | None:
-        return await self.documents.get(model_id)
+        state = await self.documents.get(model_id)
+        return None if state is None else state.data
 
     async def find(self, where: Any = None, limit: int = 100, offset: int = 0) -> list[Document]:
+        return [state.data for state in await self.find_states(where, limit, offset)]
+
+    async def find_states(
+        self, where: Any = None, limit: int = 100, offset: int = 0
+    ) -> list[DocumentState]:
+        """``find``, with each document's rev."""
         check_limit(limit)
         if offset < 0:
             raise BadInput("offset must not be negative")
         return await self.documents.find(self.filter(where), limit, offset)
 
     async def create(self, data: Any) -> Document:
-        return await self.documents.create(data)
+        return (await self.documents.create(data)).data
 
     async def update(self, model_id: str, patch: Any) -> Document:
-        return await self.documents.update(model_id, patch)
+        return (await self.documents.update(model_id, patch)).data
 
     async def delete(self, model_id: str) -> bool:
         return await self.documents.delete(model_id)

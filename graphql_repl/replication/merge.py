@@ -129,3 +129,21 @@ def delete_wins(model: Model, delete_clock: Clock, live_clock: Clock) -> bool | 
     deleted = delete_clock.get(DELETED_KEY, "")
     edited = max(field_stamps(live_clock).values(), default="")
     return deleted >= edited
+
+
+def incoming_wins_deletion(
+    model: Model, incoming_deletes: bool, incoming_clock: Clock, current_clock: Clock
+) -> bool | None:
+    """Whether the incoming side wins when one side deleted the document and the other
+    edited it: under LATEST the later of the two, else the model's default strategy
+    (SOURCE_WINS: the incoming side, TARGET_WINS: the current one); None: a conflict."""
+    if incoming_deletes:
+        verdict = delete_wins(model, incoming_clock, current_clock)
+    else:
+        lost = delete_wins(model, current_clock, incoming_clock)
+        verdict = None if lost is None else not lost
+    if verdict is None and model.default_strategy is Strategy.SOURCE_WINS:
+        return True
+    if verdict is None and model.default_strategy is Strategy.TARGET_WINS:
+        return False
+    return verdict

@@ -1,0 +1,40 @@
+"""What every subscription field shares: it is served over WebSocket only, counts against
+the connection's limit, and re-checks its caller's token while it is open."""
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from ..errors import BadInput
+from .context import Context
+
+T = TypeVar("T")
+
+
+def check_can_subscribe(context: Context) -> None:
+    """Refuse a subscription over HTTP, or beyond the connection's limit."""
+    if not context.over_websocket:
+        raise BadInput(
+            "Subscriptions are served over WebSocket (graphql-transport-ws or graphql-ws) "
+            "on this same path"
+        )
+    most = context.settings.max_subscriptions
+    if context.subscriptions >= most:
+        raise BadInput(
+            f"At most {most} subscriptions per connection; complete one before starting another"
+        )
+
+
+async def counted(
+    context: Context, events: AsyncIterator[T], render: Callable[[T], object]
+) -> AsyncGenerator[object, None]:
+    """``events`` rendered for GraphQL, counted as one of the connection's subscriptions
+    while open."""
+    context.subscriptions += 1
+    try:
+        async for event in events:
+            yield render(event)
+    finally:
+        context.subscriptions -= 1
+
+
+Recheck = Callable[[], Awaitable[object]]
