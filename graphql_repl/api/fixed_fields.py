@@ -14,12 +14,22 @@ import strawberry
 from ..auth import Permission as Perm
 from ..errors import BadInput
 from ..replication import CheckpointPair as DomainPair
+from ..replication import Resolution
 from ..replication.types import DEFAULT_PAGE_SIZE
 from . import types as t
 from .context import Context, caller_model
-from .permissions import requires
+from .permissions import needs, requires
 from .scalars import JSON, Checkpoint
 from .subscriptions import check_can_subscribe, counted
+
+ModelName = Annotated[str, strawberry.argument(description="The model's name, e.g. `Note`.")]
+Where = Annotated[
+    JSON | None,
+    strawberry.argument(
+        description="A LoopBack filter on document fields: equality, gt gte lt lte neq inq "
+        "nin like, and/or."
+    ),
+]
 
 
 def _batch(info: strawberry.Info, items: list[Any], what: str) -> None:
@@ -30,18 +40,30 @@ def _batch(info: strawberry.Info, items: list[Any], what: str) -> None:
 
 @strawberry.type
 class FixedQuery:
-    @strawberry.field(extensions=requires(Perm.REPLICATE))
-    async def checkpoint(self, info: strawberry.Info, model: str) -> Checkpoint:
+    @strawberry.field(
+        extensions=requires(Perm.REPLICATE),
+        description="The current end of the model's change log. " + needs(Perm.REPLICATE),
+    )
+    async def checkpoint(self, info: strawberry.Info, model: ModelName) -> Checkpoint:
         return await caller_model(info, model).checkpoint()
 
-    @strawberry.field(extensions=requires(Perm.REPLICATE))
+    @strawberry.field(
+        extensions=requires(Perm.REPLICATE),
+        description="The latest change of each document changed after `since`, in log order, "
+        "a page at a time; follow `checkpoint` while `hasMore`. " + needs(Perm.REPLICATE),
+    )
     async def changes(
         self,
         info: strawberry.Info,
-        model: str,
-        since: Checkpoint | None = None,
-        where: JSON | None = None,
-        limit: int | None = DEFAULT_PAGE_SIZE,
+        model: ModelName,
+        since: Annotated[
+            Checkpoint | None,
+            strawberry.argument(description="Changes after this checkpoint (null: all history)."),
+        ] = None,
+        where: Where = None,
+        limit: Annotated[
+            int | None, strawberry.argument(description="At most this many per page (1..5000).")
+        ] = DEFAULT_PAGE_SIZE,
         until: Annotated[
             Checkpoint | None,
             strawberry.argument(description="Stop at this checkpoint (inclusive)."),
@@ -56,21 +78,35 @@ class FixedQuery:
             has_more=page.has_more,
         )
 
-    @strawberry.field(extensions=requires(Perm.REPLICATE))
-    async def conflicts(self, info: strawberry.Info, model: str) -> list[t.Conflict]:
+    @strawberry.field(
+        extensions=requires(Perm.REPLICATE),
+        description="The model's recorded, unresolved conflicts. " + needs(Perm.REPLICATE),
+    )
+    async def conflicts(self, info: strawberry.Info, model: ModelName) -> list[t.Conflict]:
         return [t.Conflict.of(c) for c in await caller_model(info, model).conflicts()]
 
 
 @strawberry.type
 class FixedMutation:
-    @strawberry.mutation(extensions=requires(Perm.REPLICATE))
+    @strawberry.mutation(
+        extensions=requires(Perm.REPLICATE),
+        description="LoopBack's diff: which of the remote `changes` are deltas to apply here "
+        "and which conflict with a change made here after `since`. " + needs(Perm.REPLICATE),
+    )
     async def diff(
         self,
         info: strawberry.Info,
-        model: str,
-        since: Checkpoint | None = None,
+        model: ModelName,
+        since: Annotated[
+            Checkpoint | None,
+            strawberry.argument(
+                description="This side's checkpoint of the last sync (null: everything)."
+            ),
+        ] = None,
         *,
-        changes: list[t.ChangeInput],
+        changes: Annotated[
+            list[t.ChangeInput], strawberry.argument(description="The remote side's changes.")
+        ],
     ) -> t.Diff:
         _batch(info, changes, "changes")
         result = await caller_model(info, model).diff(since, [c.to_domain() for c in changes])
@@ -79,9 +115,18 @@ class FixedMutation:
             conflicts=[t.Conflict.of(c) for c in result.conflicts],
         )
 
-    @strawberry.mutation(extensions=requires(Perm.WRITE))
+    @strawberry.mutation(
+        extensions=requires(Perm.WRITE),
+        description="Apply each update if this side is at its `prev`; otherwise merge per field "
+        "or record a conflict. One bad update never aborts the others. " + needs(Perm.WRITE),
+    )
     async def bulk_update(
-        self, info: strawberry.Info, model: str, updates: list[t.UpdateInput]
+        self,
+        info: strawberry.Info,
+        model: ModelName,
+        updates: Annotated[
+            list[t.UpdateInput], strawberry.argument(description="The documents to apply.")
+        ],
     ) -> t.BulkUpdateResult:
         _batch(info, updates, "updates")
         result = await caller_model(info, model).bulk_update([u.to_domain() for u in updates])
@@ -91,16 +136,25 @@ class FixedMutation:
             checkpoint=result.checkpoint,
         )
 
-    @strawberry.mutation(extensions=requires(Perm.REPLICATE))
+    @strawberry.mutation(
+        extensions=requires(Perm.REPLICATE),
+        description="Copy the changes of model `source` into model `target` on this server, "
+        "in chunks. Requires the REPLICATE permission on `source` and WRITE on `target`.",
+    )
     async def replicate(
         self,
         info: strawberry.Info,
         # Not named ``source`` in Python: Strawberry passes the parent value to permission
         # extensions as ``source``, which would collide with this argument.
-        source_model: Annotated[str, strawberry.argument(name="source")],
-        target: str,
-        since: t.CheckpointPairInput | None = None,
-        where: JSON | None = None,
+        source_model: Annotated[
+            str, strawberry.argument(name="source", description="The model to copy from.")
+        ],
+        target: Annotated[str, strawberry.argument(description="The model to copy into.")],
+        since: Annotated[
+            t.CheckpointPairInput | None,
+            strawberry.argument(description="Where the last replication stopped (null: start)."),
+        ] = None,
+        where: Where = None,
     ) -> t.ReplicationResult:
         context: Context = info.context
         pair = DomainPair(since.source, since.target) if since else None
@@ -113,27 +167,45 @@ class FixedMutation:
             updates=[t.UpdateResult.of(u) for u in result.updates],
         )
 
-    @strawberry.mutation(extensions=requires(Perm.WRITE))
+    @strawberry.mutation(
+        extensions=requires(Perm.WRITE),
+        description="Settle a recorded conflict: SOURCE writes the source side, TARGET keeps "
+        "this side, MANUAL writes `data` (the whole document, not a patch). Answers the "
+        "resulting document (null: deleted). " + needs(Perm.WRITE),
+    )
     async def resolve_conflict(
         self,
         info: strawberry.Info,
-        model: str,
-        model_id: strawberry.ID,
-        using: t.Resolution,
-        data: JSON | None = None,
+        model: ModelName,
+        model_id: Annotated[strawberry.ID, strawberry.argument(description="The document's id.")],
+        using: Annotated[t.Resolution, strawberry.argument(description="Which side wins.")],
+        data: Annotated[
+            JSON | None, strawberry.argument(description="The whole document, for MANUAL.")
+        ] = None,
     ) -> JSON | None:
-        return await caller_model(info, model).resolve_conflict(str(model_id), using, data)
+        resolution = Resolution[using.name]
+        return await caller_model(info, model).resolve_conflict(str(model_id), resolution, data)
 
 
 @strawberry.type
 class FixedSubscription:
-    @strawberry.subscription(extensions=requires(Perm.REPLICATE))
+    @strawberry.subscription(
+        extensions=requires(Perm.REPLICATE),
+        description="The model's changes as they happen, in log order; with `since`, first "
+        "every change after it, with no gap or repeat at the seam. " + needs(Perm.REPLICATE),
+    )
     async def change_feed(
         self,
         info: strawberry.Info,
-        model: str,
-        since: Checkpoint | None = None,
-        where: JSON | None = None,
+        model: ModelName,
+        since: Annotated[
+            Checkpoint | None,
+            strawberry.argument(
+                description="Replay the changes after this checkpoint first (null: live "
+                "changes only, unlike `changes`, where null means all history)."
+            ),
+        ] = None,
+        where: Where = None,
     ) -> AsyncGenerator[t.Change, None]:
         # A coroutine returning the stream (not an async generator itself), so that
         # refusals are answered when the subscription starts, over HTTP too.

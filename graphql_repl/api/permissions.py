@@ -31,7 +31,7 @@ class Requires(BasePermission):
     def __init__(self, permission: Perm, model: str | None = None) -> None:
         self.permission = permission
         self.model = model
-        self._schema_directive = Auth(requires=permission)  # type: ignore[misc]
+        self._schema_directive = Auth(requires=Permission[permission.name])  # type: ignore[misc]
 
     async def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
         context: Context = info.context

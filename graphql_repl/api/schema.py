@@ -94,10 +94,23 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
         query_fields.update(queries, **pull)
         mutation_fields.update(mutations, **push)
         subscription_fields.update(stream)
-    query = strawberry.type(type("Query", (FixedQuery,), query_fields), name="Query")
-    mutation = strawberry.type(type("Mutation", (FixedMutation,), mutation_fields), name="Mutation")
+    query = strawberry.type(
+        type("Query", (FixedQuery,), query_fields),
+        name="Query",
+        description="Reads: the change log and conflicts of any model (replication), and "
+        "typed reads and pulls per model (web apps). Each field says the permission it needs.",
+    )
+    mutation = strawberry.type(
+        type("Mutation", (FixedMutation,), mutation_fields),
+        name="Mutation",
+        description="Writes: diff, bulkUpdate, replicate and resolveConflict (replication), and "
+        "typed writes and pushes per model (web apps).",
+    )
     subscription = strawberry.type(
-        type("Subscription", (FixedSubscription,), subscription_fields), name="Subscription"
+        type("Subscription", (FixedSubscription,), subscription_fields),
+        name="Subscription",
+        description="Live feeds over WebSocket (graphql-transport-ws or graphql-ws): the change "
+        "feed of any model, and a typed stream per model.",
     )
     return Schema(
         query=query,

@@ -9,16 +9,12 @@ import strawberry
 from ..auth import Permission as Perm
 from ..models import Model
 from .context import caller_model
+from .fixed_fields import Where
 from .model_types import ModelTypes, as_dict
 from .permissions import needs, requires
-from .scalars import JSON
 
 RESERVED = {"Change", "ChangePage", "Conflict", "Diff", "Query", "Mutation", "Subscription"}
 
-Where = Annotated[
-    JSON | None,
-    strawberry.argument(description="A LoopBack filter on document fields (see `changes`)."),
-]
 Limit = Annotated[int, strawberry.argument(description="At most this many (1..5000).")]
 Offset = Annotated[int, strawberry.argument(description="Skip this many first.")]
 
