@@ -11,26 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from servers import (  # tests/servers.py (pytest puts tests/ on sys.path)
-    ROLES,
-    Server,
-    ServerFactory,
-    create_token,
-    free_port,
-    graphql_repl_command,
-)
-
-__all__ = ["Server", "ServerFactory", "create_token", "free_port", "graphql_repl_command"]
+from servers import ROLES, Server, ServerFactories, ServerFactory  # tests/servers.py
+from store_urls import STORE_KINDS  # tests/store_urls.py
 
 
-@pytest.fixture(scope="session", params=["sqlite", "mongodb"])
-def server_factory(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerFactory]:
-    mongodb = request.getfixturevalue("mongodb_url") if request.param == "mongodb" else None
-    factory = ServerFactory(tmp_path_factory.mktemp(f"servers-{request.param}"), mongodb)
-    yield factory
-    factory.close()
+@pytest.fixture(scope="session", params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The kind of store the suite runs on: every test that uses a server runs once on
+    each."""
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture(scope="session")
+def server_factory(server_factories: ServerFactories, store_kind: str) -> ServerFactory:
+    """The session's servers on stores of ``store_kind``."""
+    return server_factories(store_kind)
 
 
 @pytest.fixture(scope="session")

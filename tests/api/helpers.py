@@ -17,7 +17,7 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
 if TYPE_CHECKING:
-    from .conftest import Server
+    from servers import Server  # tests/servers.py
 
 # Generous: only reached when something is wrong.
 EVENT_TIMEOUT = 20.0

@@ -46,7 +46,7 @@ from websockets.exceptions import ConnectionClosed
 from .helpers import EVENT_TIMEOUT, HTTP_TIMEOUT, LEGACY_WS, TRANSPORT_WS, auth_headers
 
 if TYPE_CHECKING:
-    from .conftest import Server
+    from servers import Server  # tests/servers.py
 
 ROOTS = ("Query", "Mutation", "Subscription")
 HTTP = "http"

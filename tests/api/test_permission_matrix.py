@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 from graphql import build_schema
+from servers import graphql_repl_command  # tests/servers.py
 
 from . import matrix as mx
-from .conftest import graphql_repl_command
 from .helpers import (
     LEGACY_WS,
     PROTOCOLS,
