@@ -30,8 +30,8 @@ from servers import Server, ServerFactory
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from .callers import auth
 from .checks import check_errors, tracebacks
-from .conftest import auth
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
