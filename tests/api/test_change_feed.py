@@ -152,25 +152,38 @@ async def test_resume_after_disconnect_gets_exactly_the_missed_changes(server, t
         assert ids_of([await feed.next()]) == [sentinel]
 
 
+# Probes a since: null feed may need before it is live: far more than it ever takes.
+MAX_PROBES = 1000
+
+
 @both_protocols
 async def test_since_null_streams_only_new_changes(server, tokens, protocol):
     api = Api(server, tokens["admin"])
     old = await api.create_note(title="old")
     async with Feed(server, tokens["admin"], since=None, protocol=protocol) as feed:
-        # The subscription starts at some point after connecting: write probes until one
-        # arrives; from then on every later write must arrive, in order.
+        # The subscription starts at some point after connecting: probes are written one
+        # after another until one arrives; from then on every later write must arrive, in
+        # order. No clock decides anything: the writer stops only once the feed has
+        # answered, and every probe it wrote after the first to arrive is expected next.
         probes: list[str] = []
-        first = None
-        for _ in range(100):
-            probes.append(uid("probe-"))
-            await api.create_note(id=probes[-1], title="probe")
-            try:
-                first = await feed.next(timeout=0.3)
-                break
-            except TimeoutError:
-                continue
+        arrived = asyncio.Event()
+
+        async def write_probes() -> None:
+            while not arrived.is_set() and len(probes) < MAX_PROBES:
+                probes.append(uid("probe-"))
+                await api.create_note(id=probes[-1], title="probe")
+
+        writer = asyncio.create_task(write_probes())
+        try:
+            first: dict[str, Any] | None = await feed.next()
+        except TimeoutError:
+            first = None
+        finally:
+            arrived.set()
+            await writer
         assert first is not None, "no change arrived on a since: null feed"
-        assert first["modelId"] in probes and first["modelId"] != old["id"]
+        assert first["modelId"] in probes
+        assert first["modelId"] != old["id"]
         rest = probes[probes.index(first["modelId"]) + 1 :]
         after = [uid("after-") for _ in range(3)]
         for note_id in after:
