@@ -20,3 +20,16 @@ def new_store_url(kind: str, directory: Path, name: str, mongodb_url: str | None
     database = f"{name}_{uuid.uuid4().hex[:10]}"
     return urlunsplit(urlsplit(mongodb_url)._replace(path=f"/{database}"))
 
+
+async def drop_store(url: str) -> None:
+    """Remove the data of the (closed) store at ``url`` where it outlives the test: a
+    database on a MongoDB server. A SQLite file goes with the test's directory."""
+    if not url.startswith(("mongodb://", "mongodb+srv://")):
+        return
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
+    try:
+        await client.drop_database(urlsplit(url).path.lstrip("/"))
+    finally:
+        await client.close()

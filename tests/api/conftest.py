@@ -1,18 +1,23 @@
-"""Shared fixtures of the API suite: real ``graphql-repl serve`` processes and real tokens.
+"""Shared fixtures of the API suite: real ``graphql-repl serve`` processes and real tokens,
+and the schema in process for tests of API logic.
 
-Nothing here imports the server: every server is a separate OS process started with the
-installed ``graphql-repl`` command, and every token comes from ``graphql-repl token create``
-(both from ``tests/servers.py``). The whole suite runs once per store: SQLite files, and
-databases on the session's MongoDB.
+The servers are separate OS processes started with the installed ``graphql-repl`` command,
+and their tokens come from ``graphql-repl token create`` (both from ``tests/servers.py``).
+``local`` is the schema executed in this process over a real repository and real tokens
+(``in_process.py``). The whole suite runs once per store: SQLite files, and databases on the
+session's MongoDB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from servers import ROLES, Server, ServerFactories, ServerFactory  # tests/servers.py
 from store_urls import STORE_KINDS  # tests/store_urls.py
+
+from .in_process import LocalServer, LocalServers
 
 
 @pytest.fixture(scope="session", params=STORE_KINDS)
@@ -49,3 +54,21 @@ def tokens(server: Server) -> dict[str, str]:
 def check_server_alive(server: Server) -> Iterator[None]:
     yield
     assert server.alive(), f"the shared server died:\n{server.log_text()[-4000:]}"
+
+
+@pytest.fixture
+async def local_servers(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[LocalServers]:
+    """``await local_servers.start(env)``: the schema in process on a new store of
+    ``store_kind``, with the settings of the ``GRAPHQL_REPL_*`` variables ``env``; closed
+    after the test."""
+    made = LocalServers(store_kind, tmp_path, lambda: str(request.getfixturevalue("mongodb_url")))
+    yield made
+    await made.close()
+
+
+@pytest.fixture
+async def local(local_servers: LocalServers) -> LocalServer:
+    """The schema in process with the default settings, on a store of the test's own."""
+    return await local_servers.start()

@@ -1,7 +1,9 @@
-"""Clients of the API suite: raw HTTP (httpx), gql over HTTP and gql over WebSocket."""
+"""Clients of the API suite: raw HTTP (httpx), gql over HTTP and gql over WebSocket; the
+schema in process is in in_process.py."""
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import re
@@ -74,23 +76,14 @@ class GraphQLErrors(AssertionError):
         self.errors = errors
 
 
-class Api:
-    """Raw GraphQL over HTTP with httpx: every response body is checked as it came."""
+class BaseApi(abc.ABC):
+    """What the tests ask of a GraphQL client: ``post`` gives the response body as a client
+    decodes it, the other methods check and unwrap it. ``Api`` posts over real HTTP;
+    ``in_process.LocalApi`` executes the schema in this process."""
 
-    def __init__(self, server: Server, token: str | None = None) -> None:
-        self.server = server
-        self.token = token
-
+    @abc.abstractmethod
     async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
-            response = await client.post(
-                self.server.url,
-                json={"query": query, "variables": variables},
-                headers=auth_headers(self.token),
-            )
-        assert response.status_code == 200, (response.status_code, response.text[:500])
-        body: dict[str, Any] = response.json()
-        return body
+        """The response body of one request."""
 
     async def data(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         """The ``data`` of a request that must succeed."""
@@ -148,6 +141,25 @@ class Api:
             if not page["hasMore"]:
                 assert since is not None
                 return out, since
+
+
+class Api(BaseApi):
+    """Raw GraphQL over HTTP with httpx: every response body is checked as it came."""
+
+    def __init__(self, server: Server, token: str | None = None) -> None:
+        self.server = server
+        self.token = token
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
+            response = await client.post(
+                self.server.url,
+                json={"query": query, "variables": variables},
+                headers=auth_headers(self.token),
+            )
+        assert response.status_code == 200, (response.status_code, response.text[:500])
+        body: dict[str, Any] = response.json()
+        return body
 
 
 def notes_for_bulk(ids: list[str], **fields: Any) -> list[dict[str, Any]]:
@@ -287,7 +299,7 @@ def ids_of(changes: list[dict[str, Any]]) -> list[str]:
     return [c["modelId"] for c in changes]
 
 
-async def make_user_conflict(api: Api) -> tuple[str, dict[str, Any]]:
+async def make_user_conflict(api: BaseApi) -> tuple[str, dict[str, Any]]:
     """A User both sides renamed since r0 (User fields are MANUAL): a recorded conflict.
     Returns the id and the remote update."""
     user_id = uid("u-")
