@@ -60,6 +60,15 @@ mutation Create($data: NoteInput!) {
 }
 """
 
+# Small limits, so that each can be crossed cheaply (a server's environment, or the
+# settings of the schema in process).
+SMALL_LIMITS = {
+    "GRAPHQL_REPL_MAX_BODY_BYTES": "20000",
+    "GRAPHQL_REPL_MAX_BATCH": "10",
+    "GRAPHQL_REPL_MAX_ALIASES": "4",
+    "GRAPHQL_REPL_MAX_TOKENS": "300",
+}
+
 
 def uid(prefix: str = "") -> str:
     """A fresh id, so tests on the shared server never see each other's documents."""
