@@ -66,7 +66,8 @@ def create_token(store: str, role: str, tenant: str | None = None) -> str:
     lines = done.stdout.splitlines()
     assert len(lines) == 1, f"token create must print the token alone, got {done.stdout!r}"
     token = lines[0].strip()
-    assert token and " " not in token
+    assert token
+    assert " " not in token
     return token
 
 

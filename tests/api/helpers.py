@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 from gql import Client, GraphQLRequest
@@ -281,9 +281,11 @@ class Feed:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.client.close_async(), 10)
 
-    async def next(self, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
-        """The next change; raises what the subscription raised, or FeedCompleted."""
-        item = await asyncio.wait_for(self.queue.get(), timeout)
+    async def next(self) -> dict[str, Any]:
+        """The next change; raises what the subscription raised, or FeedCompleted. Waits
+        at most EVENT_TIMEOUT; a caller expecting an answer sooner bounds the wait itself
+        (``asyncio.wait_for``)."""
+        item = await asyncio.wait_for(self.queue.get(), EVENT_TIMEOUT)
         if isinstance(item, BaseException):
             raise item
         if item is _COMPLETE:
@@ -291,17 +293,22 @@ class Feed:
         change: dict[str, Any] = item
         return change
 
-    async def take(self, n: int, timeout: float = EVENT_TIMEOUT) -> list[dict[str, Any]]:
-        return [await self.next(timeout) for _ in range(n)]
+    async def take(self, n: int) -> list[dict[str, Any]]:
+        return [await self.next() for _ in range(n)]
 
-    async def until(self, model_id: str, timeout: float = EVENT_TIMEOUT) -> list[dict[str, Any]]:
+    async def until(self, model_id: str) -> list[dict[str, Any]]:
         """Every change up to and including the first one of ``model_id``."""
         out = []
         while True:
-            change = await self.next(timeout)
+            change = await self.next()
             out.append(change)
             if change["modelId"] == model_id:
                 return out
+
+    async def until_end(self) -> NoReturn:
+        """Read changes until the subscription ends; raises what ended it."""
+        while True:
+            await self.next()
 
 
 def ids_of(changes: list[dict[str, Any]]) -> list[str]:
@@ -337,10 +344,13 @@ async def make_user_conflict(api: BaseApi) -> tuple[str, dict[str, Any]]:
     (status,) = result["results"]
     assert status["status"] == "CONFLICT", status
     (conflict,) = result["conflicts"]
-    assert conflict["model"] == "User" and conflict["modelId"] == user_id
+    assert conflict["model"] == "User"
+    assert conflict["modelId"] == user_id
     assert conflict["fields"] == ["name"]
-    assert conflict["sourceData"]["name"] == "c" and conflict["targetData"]["name"] == "b"
-    assert conflict["sourceRev"] and conflict["targetRev"]
+    assert conflict["sourceData"]["name"] == "c"
+    assert conflict["targetData"]["name"] == "b"
+    assert conflict["sourceRev"]
+    assert conflict["targetRev"]
     # Nothing was written.
     user = (await api.data("query($id: ID!) { user(id: $id) { name } }", {"id": user_id}))["user"]
     assert user == {"name": "b"}

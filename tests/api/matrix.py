@@ -592,8 +592,10 @@ class Ws:
         with contextlib.suppress(ConnectionClosed):
             await self.ws.send(json.dumps({"id": op_id, "type": kind}))
 
-    async def frame(self, op_id: str, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
-        return await asyncio.wait_for(self.queues[op_id].get(), timeout)
+    async def frame(self, op_id: str) -> dict[str, Any]:
+        """The next frame for ``op_id``, within EVENT_TIMEOUT (a caller expecting it sooner
+        bounds the wait itself)."""
+        return await asyncio.wait_for(self.queues[op_id].get(), EVENT_TIMEOUT)
 
     async def run(self, query: str, variables: dict[str, Any] | None = None) -> Reply:
         """A query or mutation: its one result (or error frame) and the completion."""

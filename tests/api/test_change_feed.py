@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from gql.transport.exceptions import TransportQueryError
 from websockets.exceptions import ConnectionClosed
 
 from .helpers import (
@@ -225,9 +226,9 @@ async def test_where_filter_on_the_feed(server, tokens, protocol):
 @both_protocols
 async def test_bad_filter_on_the_feed_is_refused(server, tokens, protocol):
     async with Feed(server, tokens["admin"], where={"nope": 1}, protocol=protocol) as feed:
-        with pytest.raises(Exception) as raised:
+        with pytest.raises(TransportQueryError) as raised:
             await feed.next()
-    errors = getattr(raised.value, "errors", None)
+    errors = raised.value.errors
     assert errors, f"expected GraphQL errors, got {raised.value!r}"
     assert [(e.get("extensions") or {}).get("code") for e in errors] == ["BAD_USER_INPUT"]
 
@@ -361,7 +362,8 @@ async def test_a_slow_subscriber_is_cut_off_and_others_are_served(slow_server):
         missed, _ = await api.all_changes(since=resume_from, limit=1000)
         async with Feed(slow_server, token, since=resume_from) as resumed:
             assert ids_of(await resumed.take(len(missed))) == ids_of(missed)
-        health = httpx.get(slow_server.health_url, timeout=10)
+        async with httpx.AsyncClient(timeout=10) as client:
+            health = await client.get(slow_server.health_url)
         assert health.status_code == 200
     finally:
         await ws.close()

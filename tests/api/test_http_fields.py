@@ -45,7 +45,8 @@ def test_get_graphql_in_a_browser_opens_graphiql(server):
 async def test_checkpoint_moves_with_writes_and_changes_since_it(server, tokens):
     async with gql_http(server, tokens["admin"]) as session:
         before = (await gql_execute(session, 'query { checkpoint(model: "Note") }'))["checkpoint"]
-        assert isinstance(before, str) and before
+        assert isinstance(before, str)
+        assert before
         unchanged = await gql_execute(session, 'query { checkpoint(model: "Note") }')
         assert unchanged["checkpoint"] == before
         note = await gql_execute(session, 'mutation { createNote(data: {title: "cp"}) { id } }')
@@ -55,7 +56,8 @@ async def test_checkpoint_moves_with_writes_and_changes_since_it(server, tokens)
         assert ids_of(page["changes"]) == [note["createNote"]["id"]]
         assert page["hasMore"] is False
         empty = (await gql_execute(session, CHANGES, {"model": "Note", "since": after}))["changes"]
-        assert empty["changes"] == [] and empty["hasMore"] is False
+        assert empty["changes"] == []
+        assert empty["hasMore"] is False
 
 
 # -- bulkUpdate -------------------------------------------------------------------------
@@ -69,7 +71,8 @@ async def test_bulk_update_applied_and_unchanged(server, tokens):
         (a, "APPLIED"),
         (b, "APPLIED"),
     ]
-    assert created["conflicts"] == [] and created["checkpoint"]
+    assert created["conflicts"] == []
+    assert created["checkpoint"]
     rev_a = created["results"][0]["rev"]
     assert created["results"][0]["data"] == {"id": a, "title": a, "body": "x"}
     # The very same version again is UNCHANGED (the target already has that rev).
@@ -169,7 +172,8 @@ async def test_diff_deltas_and_conflicts(server, tokens):
     diff = (await api.data(query, {"since": since, "changes": remote}))["diff"]
     assert sorted(d["modelId"] for d in diff["deltas"]) == sorted([kept, fresh])
     delta = next(d for d in diff["deltas"] if d["modelId"] == kept)
-    assert delta["rev"] == "remote-rev-1" and delta["prev"] == rev[kept]
+    assert delta["rev"] == "remote-rev-1"
+    assert delta["prev"] == rev[kept]
     (conflict,) = diff["conflicts"]
     assert conflict["modelId"] == edited
     assert conflict["sourceRev"] == "remote-rev-2"
@@ -229,7 +233,8 @@ async def test_replicate_user_to_remote_user(server, tokens):
         (i, "APPLIED") for i in ids[:2]
     )
     assert first["conflicts"] == []
-    assert first["checkpoints"]["source"] and first["checkpoints"]["target"]
+    assert first["checkpoints"]["source"]
+    assert first["checkpoints"]["target"]
     copied = await api.data(
         "query($w: JSON) { remoteUsers(where: $w) { id name email } }", {"w": where}
     )
@@ -304,7 +309,8 @@ async def test_typed_note_fields(server, tokens):
         generated = (
             await gql_execute(session, 'mutation { createNote(data: {title: "gen"}) { id } }')
         )["createNote"]["id"]
-        assert generated and generated != chosen
+        assert generated
+        assert generated != chosen
 
         got = (
             await gql_execute(
@@ -377,4 +383,3 @@ async def test_typed_note_fields(server, tokens):
             session, "query($id: ID!) { note(id: $id) { id } }", {"id": chosen}
         )
         assert gone == {"note": None}
-

@@ -52,12 +52,15 @@ async def test_changes_pages_with_limit_and_has_more(local: LocalServer):
     for change in changes:
         assert change["model"] == "Note"
         assert change["type"] == "CREATE"
-        assert change["rev"] and change["prev"] is None
+        assert change["rev"]
+        assert change["prev"] is None
         assert change["data"]["id"] == change["modelId"]
         assert change["data"]["title"] == change["modelId"]
-        assert isinstance(change["clock"], dict) and "title" in change["clock"]
+        assert isinstance(change["clock"], dict)
+        assert "title" in change["clock"]
     rest = (await api.data(CHANGES, {"model": "Note", "since": cursor, "limit": 10}))["changes"]
-    assert rest["changes"] == [] and rest["hasMore"] is False
+    assert rest["changes"] == []
+    assert rest["hasMore"] is False
 
 
 async def test_changes_default_limit_and_maximum_limit(local: LocalServer):
@@ -72,11 +75,14 @@ async def test_changes_default_limit_and_maximum_limit(local: LocalServer):
             {"s": since},
         )
     )["changes"]
-    assert len(default["changes"]) == 500 and default["hasMore"] is True
+    assert len(default["changes"]) == 500
+    assert default["hasMore"] is True
     biggest = (await api.data(CHANGES, {"model": "Note", "since": since, "limit": 5000}))["changes"]
-    assert ids_of(biggest["changes"]) == ids and biggest["hasMore"] is False
+    assert ids_of(biggest["changes"]) == ids
+    assert biggest["hasMore"] is False
     one = (await api.data(CHANGES, {"model": "Note", "since": since, "limit": 1}))["changes"]
-    assert ids_of(one["changes"]) == ids[:1] and one["hasMore"] is True
+    assert ids_of(one["changes"]) == ids[:1]
+    assert one["hasMore"] is True
 
 
 async def test_changes_report_each_document_once_at_its_latest_state(local: LocalServer):
@@ -93,10 +99,15 @@ async def test_changes_report_each_document_once_at_its_latest_state(local: Loca
     changes, _ = await api.all_changes(since=since)
     assert ids_of(changes) == [note["id"], other["id"]]
     update, delete = changes
-    assert update["type"] == "UPDATE" and update["data"]["title"] == "v3"
-    assert update["prev"] and update["rev"] and update["prev"] != update["rev"]
+    assert update["type"] == "UPDATE"
+    assert update["data"]["title"] == "v3"
+    assert update["prev"]
+    assert update["rev"]
+    assert update["prev"] != update["rev"]
     assert delete["type"] == "DELETE"
-    assert delete["rev"] is None and delete["data"] is None and delete["prev"]
+    assert delete["rev"] is None
+    assert delete["data"] is None
+    assert delete["prev"]
 
 
 async def test_changes_where_filter_operators(local: LocalServer):
@@ -188,7 +199,8 @@ async def test_bulk_update_latest_follows_the_clock(local: LocalServer):
     )
     changes, _ = await api.all_changes(where={"id": nid})
     local_stamp = changes[-1]["clock"]["title"]
-    assert isinstance(local_stamp, str) and len(local_stamp) >= 16
+    assert isinstance(local_stamp, str)
+    assert len(local_stamp) >= 16
 
     older = {"title": stamp(1)}  # long before the local edit
     lost = await api.bulk(
@@ -236,7 +248,8 @@ async def test_bulk_update_conflict_is_recorded_and_listed(local: LocalServer):
     )["conflicts"]
     mine = [c for c in listed if c["modelId"] == user_id]
     assert len(mine) == 1
-    assert mine[0]["fields"] == ["name"] and mine[0]["sourceData"]["name"] == "c"
+    assert mine[0]["fields"] == ["name"]
+    assert mine[0]["sourceData"]["name"] == "c"
 
 
 async def test_bulk_update_one_bad_update_does_not_abort_the_others(local: LocalServer):

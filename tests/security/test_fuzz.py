@@ -413,7 +413,8 @@ def test_hypothesis_graphql_documents(
     # Besides the whole schema, the typed fields alone: they take no model name, so their
     # documents get past "unknown model" and into the resolvers more often.
     query_type, mutation_type = schema.query_type, schema.mutation_type
-    assert query_type is not None and mutation_type is not None
+    assert query_type is not None
+    assert mutation_type is not None
     typed_queries = [
         f for f in query_type.fields if f not in ("checkpoint", "changes", "conflicts")
     ]
