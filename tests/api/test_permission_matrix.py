@@ -257,7 +257,7 @@ def _tenant(server, tenant: str) -> Api:
 
 
 SILENCE = "no event"
-GRACE = 1.0  # how long a feed that must stay silent is watched, once the others answered
+GRACE = 1.0  # how long the feeds that must stay silent are watched, once the others answered
 
 
 async def _first_frames(
@@ -272,14 +272,18 @@ async def _first_frames(
                 if op.label in silent:
                     continue
                 found.append((op.label, _frame_outcome(await ws.frame(op_id))))
-            for op, op_id in zip(ops, ids, strict=True):
-                if op.label in silent:
-                    try:
-                        frame = await asyncio.wait_for(ws.frame(op_id), GRACE)
-                    except TimeoutError:
-                        found.append((op.label, SILENCE))
-                    else:
-                        found.append((op.label, _frame_outcome(frame)))
+
+            async def watched(op_id: str) -> str:
+                try:
+                    frame = await asyncio.wait_for(ws.frame(op_id), GRACE)
+                except TimeoutError:
+                    return SILENCE
+                return _frame_outcome(frame)
+
+            # The feeds that must stay silent are watched together, each for GRACE.
+            quiet = [(op, op_id) for op, op_id in zip(ops, ids, strict=True) if op.label in silent]
+            outcomes = await asyncio.gather(*(watched(op_id) for _, op_id in quiet))
+            found += [(op.label, outcome) for (op, _), outcome in zip(quiet, outcomes, strict=True)]
             for op_id in ids:
                 await ws.stop(op_id)
             by_label = dict(found)
