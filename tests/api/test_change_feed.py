@@ -160,7 +160,14 @@ MAX_PROBES = 1000
 @both_protocols
 async def test_since_null_streams_only_new_changes(server, tokens, protocol):
     api = Api(server, tokens["admin"])
+    before = await api.checkpoint()
     old = await api.create_note(title="old")
+    # The server's feed publishes a write a moment after acknowledging it (on MongoDB once
+    # its sequencer has placed it in the log). A feed replaying from before ``old`` sees it
+    # only once it has been published: from then on ``old`` is history, and a since: null
+    # feed must not send it.
+    async with Feed(server, tokens["admin"], since=before, protocol=protocol) as witness:
+        assert ids_of(await witness.until(old["id"]))[-1] == old["id"]
     async with Feed(server, tokens["admin"], since=None, protocol=protocol) as feed:
         # The subscription starts at some point after connecting: probes are written one
         # after another until one arrives; from then on every later write must arrive, in
