@@ -12,8 +12,11 @@ the caller's principal from the real ``Authenticator``). Results are shaped by S
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,9 @@ from graphql_repl.settings import Settings
 from graphql_repl.stores import create_store
 
 from .helpers import BaseApi
+
+# Far longer than closing a repository takes (milliseconds).
+CLOSE_TIMEOUT = 5.0
 
 
 @functools.cache
@@ -114,5 +120,15 @@ class LocalServers:
 
     async def close(self) -> None:
         for server in self.started:
-            await server.repository.close()
+            started = time.monotonic()
+            # MongoStore.close can wait forever on Python 3.11: its sequencer task may
+            # swallow the cancellation when it arrives as its idle-poll timeout expires.
+            # wait_for's own cancellation, passed on to the sequencer, then ends it.
+            await asyncio.wait_for(server.repository.close(), CLOSE_TIMEOUT)
+            if time.monotonic() - started >= CLOSE_TIMEOUT:
+                warnings.warn(
+                    f"closing the repository took over {CLOSE_TIMEOUT} s (its store's close "
+                    "hung and was cancelled again)",
+                    stacklevel=1,
+                )
             await drop_store(server.repository.settings.store)
