@@ -70,8 +70,7 @@ async def _subscribers(url: str, token: str, count: int, ready, stop, out) -> No
                     await ws.send(json.dumps({"type": "pong"}))
 
     tasks = [asyncio.create_task(one()) for _ in range(count)]
-    while not stop.is_set():
-        await asyncio.sleep(0.1)
+    await asyncio.to_thread(stop.wait)  # a process's event: waited for off the loop
     await asyncio.sleep(1.0)  # the last deliveries
     for t in tasks:
         t.cancel()

@@ -274,7 +274,8 @@ def one_shot_ours(bench: Bench, count: int, batch_size: int) -> OneShot:
     )
     code, replicator_mb = wait_exit(process, 3600)
     wall = time.perf_counter() - started
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     output, errors = process.stdout.read().decode(), process.stderr.read().decode()
     if code != 0:
         raise RuntimeError(f"graphql-repl replicate exited with {code}:\n{errors}")
@@ -291,7 +292,8 @@ def one_shot_ours(bench: Bench, count: int, batch_size: int) -> OneShot:
 async def live_latency_ours(bench: Bench, writes: int, interval: float) -> list[float]:
     """ms from sending a write to the source to its arrival on the target's feed."""
     source, target = bench.our_server("live-src"), bench.our_server("live-dst")
-    process = subprocess.Popen(
+    process = await asyncio.to_thread(
+        subprocess.Popen,
         [*replicate_command(bench, source, target), "--live", "--json"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -477,7 +479,8 @@ def one_shot_pouch(bench: Bench, modules: Path, source: Proc, count: int, batch:
     )
     code, replicator_mb = wait_exit(process, 3600)
     wall = time.perf_counter() - started
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     if code != 0:
         raise RuntimeError(f"PouchDB.replicate exited with {code}:\n{process.stderr.read()!r}")
     report = json.loads(process.stdout.read().decode().strip().splitlines()[-1])
@@ -494,7 +497,8 @@ async def live_latency_pouch(
 ) -> list[float]:
     source = pouch_server(bench, modules, "pouch-live-src")
     target = pouch_server(bench, modules, "pouch-live-dst")
-    process = subprocess.Popen(
+    process = await asyncio.to_thread(
+        subprocess.Popen,
         [*pouch_replicate_command(modules, source, target), "default", "live"],
         cwd=modules,
         stdout=subprocess.DEVNULL,

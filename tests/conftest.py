@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import mongo_server  # tests/mongo_server.py (pytest puts tests/ on sys.path)
 import pytest
+from servers import ServerFactories  # tests/servers.py
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,34 @@ def mongodb_url() -> Iterator[str]:
         return
     with mongo_server.emulator() as url:
         yield url
+
+
+def _server_factories(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, label: str
+) -> Iterator[ServerFactories]:
+    made = ServerFactories(
+        lambda kind: tmp_path_factory.mktemp(f"{label}-{kind}"),
+        # Asked for only when a MongoDB server is wanted: SQLite-only runs start no MongoDB.
+        lambda: str(request.getfixturevalue("mongodb_url")),
+    )
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session")
+def server_factories(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerFactories]:
+    """``server_factories(kind)``: the session's ``ServerFactory`` for stores of ``kind``
+    (``sqlite`` or ``mongodb``): real ``graphql-repl serve`` processes, each on a fresh
+    port and by default a fresh store, all stopped at the end of the session."""
+    yield from _server_factories(request, tmp_path_factory, "servers")
+
+
+@pytest.fixture(scope="module")
+def module_server_factories(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerFactories]:
+    """Like ``server_factories``, for one test module: the servers it starts are its own
+    and are stopped at the end of the module."""
+    yield from _server_factories(request, tmp_path_factory, request.module.__name__)

@@ -2,27 +2,28 @@
 
 Nothing here imports the server: every server is a separate OS process started with the
 installed ``graphql-repl`` command, and every token comes from ``graphql-repl token create``.
-Used by the API suite (``tests/api``) and the server-to-server suite
-(``tests/remote``).
+Used by the API, security and browser suites and the server-to-server suite
+(``tests/remote``), through the ``server_factories`` fixtures of ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import mongo_server
 import pytest
+from store_urls import STORE_KINDS, new_store_url
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -119,20 +120,24 @@ class Server:
 
 
 class ServerFactory:
-    """Starts servers (each on a fresh port, by default on a fresh store: a SQLite file, or
-    a database of its own on ``mongodb``) and stops every one it started at the end of the
-    session."""
+    """Starts servers (each on a fresh port, by default on a fresh store: a SQLite file in
+    ``directory``, or a database of its own on ``mongodb``) and stops every one it started
+    when it is closed."""
 
     def __init__(self, directory: Path, mongodb: str | None = None) -> None:
         self.directory = directory
         self.mongodb = mongodb
         self.servers: list[Server] = []
+        self._stores = itertools.count()
+
+    @property
+    def kind(self) -> str:
+        """The kind of store its servers use: ``sqlite`` or ``mongodb``."""
+        return "sqlite" if self.mongodb is None else "mongodb"
 
     def new_store(self) -> str:
-        name = f"server{len(self.servers)}_{uuid.uuid4().hex[:10]}"
-        if self.mongodb is None:
-            return f"sqlite:///{self.directory / name}.db"
-        return urlunsplit(urlsplit(self.mongodb)._replace(path=f"/{name}"))
+        """The URL of a new, empty store of this factory's kind."""
+        return new_store_url(self.kind, self.directory, f"server{next(self._stores)}", self.mongodb)
 
     def start(
         self,
@@ -229,3 +234,27 @@ class ServerFactory:
             server.stop()
             if server in self.servers:
                 self.servers.remove(server)
+
+
+class ServerFactories:
+    """A ``ServerFactory`` per kind of store (``factories("sqlite")``,
+    ``factories("mongodb")``), made on first use in a directory of its own (``directory(kind)``;
+    MongoDB at ``mongodb_url()``, asked for only then); ``close`` stops every server they
+    started. The ``server_factories`` fixtures of tests/conftest.py hand these out."""
+
+    def __init__(self, directory: Callable[[str], Path], mongodb_url: Callable[[], str]) -> None:
+        self._directory = directory
+        self._mongodb_url = mongodb_url
+        self._made: dict[str, ServerFactory] = {}
+
+    def __call__(self, kind: str) -> ServerFactory:
+        if kind not in STORE_KINDS:
+            raise ValueError(f"no store of kind {kind!r}; expected one of {STORE_KINDS}")
+        if kind not in self._made:
+            mongodb = self._mongodb_url() if kind == "mongodb" else None
+            self._made[kind] = ServerFactory(self._directory(kind), mongodb)
+        return self._made[kind]
+
+    def close(self) -> None:
+        for factory in self._made.values():
+            factory.close()

@@ -7,6 +7,9 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+# The kinds of store every suite that runs on "each store" runs on.
+STORE_KINDS = ("sqlite", "mongodb")
+
 
 def new_store_url(kind: str, directory: Path, name: str, mongodb_url: str | None = None) -> str:
     """A new store of ``kind`` (``sqlite`` or ``mongodb``) named after ``name``."""
@@ -16,3 +19,17 @@ def new_store_url(kind: str, directory: Path, name: str, mongodb_url: str | None
         raise ValueError(f"no store of kind {kind!r} (mongodb needs the session's mongodb_url)")
     database = f"{name}_{uuid.uuid4().hex[:10]}"
     return urlunsplit(urlsplit(mongodb_url)._replace(path=f"/{database}"))
+
+
+async def drop_store(url: str) -> None:
+    """Remove the data of the (closed) store at ``url`` where it outlives the test: a
+    database on a MongoDB server. A SQLite file goes with the test's directory."""
+    if not url.startswith(("mongodb://", "mongodb+srv://")):
+        return
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
+    try:
+        await client.drop_database(urlsplit(url).path.lstrip("/"))
+    finally:
+        await client.close()

@@ -23,7 +23,8 @@ def test_mongo_runs_as_a_replica_set_initiated_by_its_health_check():
     assert "--replSet" in mongo["command"]
     replica_set = mongo["command"][mongo["command"].index("--replSet") + 1]
     check = " ".join(mongo["healthcheck"]["test"])
-    assert "rs.initiate" in check and f'_id: "{replica_set}"' in check
+    assert "rs.initiate" in check
+    assert f'_id: "{replica_set}"' in check
     assert "isWritablePrimary" in check
 
 
@@ -34,7 +35,8 @@ def test_server_waits_for_a_healthy_replica_set_and_uses_it():
     replica_set = command[command.index("--replSet") + 1]
     assert server["depends_on"]["mongo"]["condition"] == "service_healthy"
     store = server["environment"]["GRAPHQL_REPL_STORE"]
-    assert store.startswith("mongodb://mongo:27017/") and f"replicaSet={replica_set}" in store
+    assert store.startswith("mongodb://mongo:27017/")
+    assert f"replicaSet={replica_set}" in store
     assert (ROOT / server["build"] / "Dockerfile").exists()
 
 

@@ -146,7 +146,8 @@ def test_bad_filters_raise_bad_filter_naming_the_problem(where, message):
         parse(where)
 
     assert message in error.value.message
-    assert isinstance(error.value, BadInput) and error.value.code == "BAD_USER_INPUT"
+    assert isinstance(error.value, BadInput)
+    assert error.value.code == "BAD_USER_INPUT"
 
 
 def test_a_bad_filter_message_names_the_path_to_the_problem():

@@ -38,7 +38,8 @@ def test_validate_refuses_an_unknown_field():
         ITEM.validate({"id": "i1", "colour": "red"})
 
     assert "unknown field 'colour'" in error.value.message
-    assert isinstance(error.value, BadInput) and error.value.code == "BAD_USER_INPUT"
+    assert isinstance(error.value, BadInput)
+    assert error.value.code == "BAD_USER_INPUT"
 
 
 @pytest.mark.parametrize(
@@ -146,7 +147,8 @@ def test_validate_refuses_an_id_that_is_not_the_expected_one():
     with pytest.raises(InvalidDocument) as error:
         ITEM.validate({"id": "other", "title": "t"}, "i1")
 
-    assert "'other'" in error.value.message and "'i1'" in error.value.message
+    assert "'other'" in error.value.message
+    assert "'i1'" in error.value.message
 
 
 @pytest.mark.parametrize("doc", [{"title": "t"}, {"id": ""}, {"id": None}])
@@ -201,9 +203,11 @@ def test_registry_finds_models_by_name_and_refuses_unknown_and_duplicate_names()
     registry = Registry([ITEM])
 
     assert registry.get("Item") is ITEM
-    assert list(registry) == [ITEM] and len(registry) == 1
+    assert list(registry) == [ITEM]
+    assert len(registry) == 1
     with pytest.raises(UnknownModel) as error:
         registry.get("Nope")
-    assert error.value.code == "BAD_USER_INPUT" and "'Nope'" in error.value.message
+    assert error.value.code == "BAD_USER_INPUT"
+    assert "'Nope'" in error.value.message
     with pytest.raises(ValueError, match="twice"):
         Registry([ITEM, ITEM])

@@ -1,14 +1,16 @@
-"""Clients of the API suite: raw HTTP (httpx), gql over HTTP and gql over WebSocket."""
+"""Clients of the API suite: raw HTTP (httpx), gql over HTTP and gql over WebSocket; the
+schema in process is in in_process.py."""
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 from gql import Client, GraphQLRequest
@@ -17,7 +19,7 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
 if TYPE_CHECKING:
-    from .conftest import Server
+    from servers import Server  # tests/servers.py
 
 # Generous: only reached when something is wrong.
 EVENT_TIMEOUT = 20.0
@@ -58,6 +60,15 @@ mutation Create($data: NoteInput!) {
 }
 """
 
+# Small limits, so that each can be crossed cheaply (a server's environment, or the
+# settings of the schema in process).
+SMALL_LIMITS = {
+    "GRAPHQL_REPL_MAX_BODY_BYTES": "20000",
+    "GRAPHQL_REPL_MAX_BATCH": "10",
+    "GRAPHQL_REPL_MAX_ALIASES": "4",
+    "GRAPHQL_REPL_MAX_TOKENS": "300",
+}
+
 
 def uid(prefix: str = "") -> str:
     """A fresh id, so tests on the shared server never see each other's documents."""
@@ -74,23 +85,14 @@ class GraphQLErrors(AssertionError):
         self.errors = errors
 
 
-class Api:
-    """Raw GraphQL over HTTP with httpx: every response body is checked as it came."""
+class BaseApi(abc.ABC):
+    """What the tests ask of a GraphQL client: ``post`` gives the response body as a client
+    decodes it, the other methods check and unwrap it. ``Api`` posts over real HTTP;
+    ``in_process.LocalApi`` executes the schema in this process."""
 
-    def __init__(self, server: Server, token: str | None = None) -> None:
-        self.server = server
-        self.token = token
-
+    @abc.abstractmethod
     async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
-            response = await client.post(
-                self.server.url,
-                json={"query": query, "variables": variables},
-                headers=auth_headers(self.token),
-            )
-        assert response.status_code == 200, (response.status_code, response.text[:500])
-        body: dict[str, Any] = response.json()
-        return body
+        """The response body of one request."""
 
     async def data(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         """The ``data`` of a request that must succeed."""
@@ -148,6 +150,25 @@ class Api:
             if not page["hasMore"]:
                 assert since is not None
                 return out, since
+
+
+class Api(BaseApi):
+    """Raw GraphQL over HTTP with httpx: every response body is checked as it came."""
+
+    def __init__(self, server: Server, token: str | None = None) -> None:
+        self.server = server
+        self.token = token
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
+            response = await client.post(
+                self.server.url,
+                json={"query": query, "variables": variables},
+                headers=auth_headers(self.token),
+            )
+        assert response.status_code == 200, (response.status_code, response.text[:500])
+        body: dict[str, Any] = response.json()
+        return body
 
 
 def notes_for_bulk(ids: list[str], **fields: Any) -> list[dict[str, Any]]:
@@ -260,9 +281,11 @@ class Feed:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.client.close_async(), 10)
 
-    async def next(self, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
-        """The next change; raises what the subscription raised, or FeedCompleted."""
-        item = await asyncio.wait_for(self.queue.get(), timeout)
+    async def next(self) -> dict[str, Any]:
+        """The next change; raises what the subscription raised, or FeedCompleted. Waits
+        at most EVENT_TIMEOUT; a caller expecting an answer sooner bounds the wait itself
+        (``asyncio.wait_for``)."""
+        item = await asyncio.wait_for(self.queue.get(), EVENT_TIMEOUT)
         if isinstance(item, BaseException):
             raise item
         if item is _COMPLETE:
@@ -270,24 +293,29 @@ class Feed:
         change: dict[str, Any] = item
         return change
 
-    async def take(self, n: int, timeout: float = EVENT_TIMEOUT) -> list[dict[str, Any]]:
-        return [await self.next(timeout) for _ in range(n)]
+    async def take(self, n: int) -> list[dict[str, Any]]:
+        return [await self.next() for _ in range(n)]
 
-    async def until(self, model_id: str, timeout: float = EVENT_TIMEOUT) -> list[dict[str, Any]]:
+    async def until(self, model_id: str) -> list[dict[str, Any]]:
         """Every change up to and including the first one of ``model_id``."""
         out = []
         while True:
-            change = await self.next(timeout)
+            change = await self.next()
             out.append(change)
             if change["modelId"] == model_id:
                 return out
+
+    async def until_end(self) -> NoReturn:
+        """Read changes until the subscription ends; raises what ended it."""
+        while True:
+            await self.next()
 
 
 def ids_of(changes: list[dict[str, Any]]) -> list[str]:
     return [c["modelId"] for c in changes]
 
 
-async def make_user_conflict(api: Api) -> tuple[str, dict[str, Any]]:
+async def make_user_conflict(api: BaseApi) -> tuple[str, dict[str, Any]]:
     """A User both sides renamed since r0 (User fields are MANUAL): a recorded conflict.
     Returns the id and the remote update."""
     user_id = uid("u-")
@@ -316,10 +344,13 @@ async def make_user_conflict(api: Api) -> tuple[str, dict[str, Any]]:
     (status,) = result["results"]
     assert status["status"] == "CONFLICT", status
     (conflict,) = result["conflicts"]
-    assert conflict["model"] == "User" and conflict["modelId"] == user_id
+    assert conflict["model"] == "User"
+    assert conflict["modelId"] == user_id
     assert conflict["fields"] == ["name"]
-    assert conflict["sourceData"]["name"] == "c" and conflict["targetData"]["name"] == "b"
-    assert conflict["sourceRev"] and conflict["targetRev"]
+    assert conflict["sourceData"]["name"] == "c"
+    assert conflict["targetData"]["name"] == "b"
+    assert conflict["sourceRev"]
+    assert conflict["targetRev"]
     # Nothing was written.
     user = (await api.data("query($id: ID!) { user(id: $id) { name } }", {"id": user_id}))["user"]
     assert user == {"name": "b"}

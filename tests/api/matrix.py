@@ -46,7 +46,7 @@ from websockets.exceptions import ConnectionClosed
 from .helpers import EVENT_TIMEOUT, HTTP_TIMEOUT, LEGACY_WS, TRANSPORT_WS, auth_headers
 
 if TYPE_CHECKING:
-    from .conftest import Server
+    from servers import Server  # tests/servers.py
 
 ROOTS = ("Query", "Mutation", "Subscription")
 HTTP = "http"
@@ -223,7 +223,7 @@ class Generator:
         returned = get_named_type(definition.type)
         if returned.name in self.models:
             return returned.name
-        match = re.fullmatch(r"(create|update|delete)(\w+)", name)
+        match = re.fullmatch(r"(create|update|delete|pull|push|stream)(\w+)", name)
         if match and match.group(2) in self.models:
             return match.group(2)
         return None
@@ -238,6 +238,8 @@ class Generator:
             # recorded: NOT_FOUND); the others answer with a (possibly empty) result.
             return (NOT_FOUND, None) if "modelId" in args else (OK, None)
         returns_model = get_named_type(definition.type).name == typed_model
+        if root == "Subscription" or name.startswith("push"):
+            return OK, None  # a typed stream; a push (of no rows: it names no document)
         if root == "Query":
             if isinstance(definition.type, GraphQLNonNull | GraphQLList):
                 return OK, None  # the typed list
@@ -288,18 +290,20 @@ class Generator:
     ) -> Any:
         named = get_named_type(kind)
         if name in self.overrides:
-            return self.overrides[name](binding)
+            # A typed field's model is given as if it were its ``model`` argument.
+            given = binding if typed_model is None else {"model": typed_model, **binding}
+            return self.overrides[name](given)
         if name in binding:
             return binding[name]
-        if name in ("since", "until"):
-            return OMIT  # from the start of the log, to its end
+        if name in ("since", "until", "checkpoint", "headers"):
+            return OMIT  # from the start of the log, to its end; no headers of its own
         if name == "where":
             return {"id": ABSENT}  # run on nothing: the matrix is about permissions
         if name == "limit":
             return 10
         if name == "offset":
             return 0
-        if name in ("changes", "updates"):
+        if name in ("changes", "updates") or name.endswith("PushRow"):
             return []
         if name in ("id", "modelId"):
             return ABSENT
@@ -592,8 +596,10 @@ class Ws:
         with contextlib.suppress(ConnectionClosed):
             await self.ws.send(json.dumps({"id": op_id, "type": kind}))
 
-    async def frame(self, op_id: str, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
-        return await asyncio.wait_for(self.queues[op_id].get(), timeout)
+    async def frame(self, op_id: str) -> dict[str, Any]:
+        """The next frame for ``op_id``, within EVENT_TIMEOUT (a caller expecting it sooner
+        bounds the wait itself)."""
+        return await asyncio.wait_for(self.queues[op_id].get(), EVENT_TIMEOUT)
 
     async def run(self, query: str, variables: dict[str, Any] | None = None) -> Reply:
         """A query or mutation: its one result (or error frame) and the completion."""

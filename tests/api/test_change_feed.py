@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from gql.transport.exceptions import TransportQueryError
 from websockets.exceptions import ConnectionClosed
 
 from .helpers import (
@@ -152,25 +153,45 @@ async def test_resume_after_disconnect_gets_exactly_the_missed_changes(server, t
         assert ids_of([await feed.next()]) == [sentinel]
 
 
+# Probes a since: null feed may need before it is live: far more than it ever takes.
+MAX_PROBES = 1000
+
+
 @both_protocols
 async def test_since_null_streams_only_new_changes(server, tokens, protocol):
     api = Api(server, tokens["admin"])
+    before = await api.checkpoint()
     old = await api.create_note(title="old")
+    # The server's feed publishes a write a moment after acknowledging it (on MongoDB once
+    # its sequencer has placed it in the log). A feed replaying from before ``old`` sees it
+    # only once it has been published: from then on ``old`` is history, and a since: null
+    # feed must not send it.
+    async with Feed(server, tokens["admin"], since=before, protocol=protocol) as witness:
+        assert ids_of(await witness.until(old["id"]))[-1] == old["id"]
     async with Feed(server, tokens["admin"], since=None, protocol=protocol) as feed:
-        # The subscription starts at some point after connecting: write probes until one
-        # arrives; from then on every later write must arrive, in order.
+        # The subscription starts at some point after connecting: probes are written one
+        # after another until one arrives; from then on every later write must arrive, in
+        # order. No clock decides anything: the writer stops only once the feed has
+        # answered, and every probe it wrote after the first to arrive is expected next.
         probes: list[str] = []
-        first = None
-        for _ in range(100):
-            probes.append(uid("probe-"))
-            await api.create_note(id=probes[-1], title="probe")
-            try:
-                first = await feed.next(timeout=0.3)
-                break
-            except TimeoutError:
-                continue
+        arrived = asyncio.Event()
+
+        async def write_probes() -> None:
+            while not arrived.is_set() and len(probes) < MAX_PROBES:
+                probes.append(uid("probe-"))
+                await api.create_note(id=probes[-1], title="probe")
+
+        writer = asyncio.create_task(write_probes())
+        try:
+            first: dict[str, Any] | None = await feed.next()
+        except TimeoutError:
+            first = None
+        finally:
+            arrived.set()
+            await writer
         assert first is not None, "no change arrived on a since: null feed"
-        assert first["modelId"] in probes and first["modelId"] != old["id"]
+        assert first["modelId"] in probes
+        assert first["modelId"] != old["id"]
         rest = probes[probes.index(first["modelId"]) + 1 :]
         after = [uid("after-") for _ in range(3)]
         for note_id in after:
@@ -212,9 +233,9 @@ async def test_where_filter_on_the_feed(server, tokens, protocol):
 @both_protocols
 async def test_bad_filter_on_the_feed_is_refused(server, tokens, protocol):
     async with Feed(server, tokens["admin"], where={"nope": 1}, protocol=protocol) as feed:
-        with pytest.raises(Exception) as raised:
+        with pytest.raises(TransportQueryError) as raised:
             await feed.next()
-    errors = getattr(raised.value, "errors", None)
+    errors = raised.value.errors
     assert errors, f"expected GraphQL errors, got {raised.value!r}"
     assert [(e.get("extensions") or {}).get("code") for e in errors] == ["BAD_USER_INPUT"]
 
@@ -348,7 +369,8 @@ async def test_a_slow_subscriber_is_cut_off_and_others_are_served(slow_server):
         missed, _ = await api.all_changes(since=resume_from, limit=1000)
         async with Feed(slow_server, token, since=resume_from) as resumed:
             assert ids_of(await resumed.take(len(missed))) == ids_of(missed)
-        health = httpx.get(slow_server.health_url, timeout=10)
+        async with httpx.AsyncClient(timeout=10) as client:
+            health = await client.get(slow_server.health_url)
         assert health.status_code == 200
     finally:
         await ws.close()

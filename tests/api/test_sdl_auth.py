@@ -22,8 +22,7 @@ from graphql import (
     parse,
     print_ast,
 )
-
-from .conftest import graphql_repl_command
+from servers import graphql_repl_command  # tests/servers.py
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOTS = ("Query", "Mutation", "Subscription")

@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from artifacts import artifacts_dir  # tests/artifacts.py
 from playwright.async_api import Browser, Page, async_playwright
-from servers import Server, ServerFactory  # tests/servers.py
+from servers import Server, ServerFactories, ServerFactory  # tests/servers.py
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -66,16 +65,13 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
+    return artifacts_dir()
 
 
 @pytest.fixture(scope="session")
-def browser_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+def browser_servers(server_factories: ServerFactories) -> ServerFactory:
     """Servers for the browser tests (SQLite files)."""
-    factory = ServerFactory(tmp_path_factory.mktemp("browser-servers"))
-    yield factory
-    factory.close()
+    return server_factories("sqlite")
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ FRONTEND = ROOT / "frontend_demo"
 BUILT = ROOT / "graphql_repl" / "static" / "demo"
 LIVE_MS = 1000  # a change shows in the other window within a second
 SYNC_MS = 20_000  # reconnecting (backoff included) and catching up
+STATE_MS = 5000  # a connection state the page shows at once (offline, reconnecting, ...)
 
 
 def unique(prefix: str) -> str:
@@ -100,13 +101,22 @@ class Board:
             await self.page.get_by_test_id("connect").click()
         await self.wait_state("online")
 
-    async def wait_state(self, state: str, timeout: float = SYNC_MS) -> None:
-        badge = self.page.get_by_test_id("connection-state")
-        await expect(badge).to_have_attribute("data-state", state, timeout=timeout)
+    @property
+    def state_badge(self) -> Locator:
+        return self.page.get_by_test_id("connection-state")
+
+    async def wait_state(self, state: str) -> None:
+        """Until the page's connection state is ``state``, reconnecting and catching up
+        included (SYNC_MS)."""
+        await expect(self.state_badge).to_have_attribute("data-state", state, timeout=SYNC_MS)
+
+    async def shows_state(self, state: str) -> None:
+        """The page's connection state becomes ``state`` promptly (STATE_MS)."""
+        await expect(self.state_badge).to_have_attribute("data-state", state, timeout=STATE_MS)
 
     async def go_offline(self) -> None:
         await self.context.set_offline(True)
-        await self.wait_state("offline", timeout=5000)
+        await self.shows_state("offline")
 
     async def go_online(self) -> None:
         await self.context.set_offline(False)
@@ -329,7 +339,7 @@ async def test_reload_and_reconnect_resume_from_the_stored_checkpoint(
     # A dropped connection (the server restarts): the page reconnects and catches up.
     board.received.changes.clear()
     server.stop()
-    await board.wait_state("reconnecting", timeout=5000)
+    await board.shows_state("reconnecting")
     await board.screenshot(artifacts / "demo-reconnecting.png")
     browser_servers.restart(server)  # the same store and port
     await graphql(server, token, UPDATE_NOTE, id=ids[3], d={"title": "Note 03 while away"})
@@ -365,7 +375,8 @@ async def test_user_conflict_inbox_keep_mine_resolves_on_the_server(
     await expect(conflict).to_be_visible(timeout=SYNC_MS)
     await expect(conflict.get_by_test_id("mine-value")).to_have_text(f"{name} Lovelace")
     await expect(conflict.get_by_test_id("theirs-value")).to_have_text(f"{name} Byron")
-    assert conflict and await conflict.get_attribute("data-id") == user_id
+    assert conflict
+    assert await conflict.get_attribute("data-id") == user_id
     await a.screenshot(artifacts / "demo-conflict-inbox.png")
 
     await conflict.get_by_test_id("keep-mine").click()
@@ -387,12 +398,12 @@ async def test_a_refused_token_is_shown_and_not_retried(
     await board.page.goto(board.url)
     await board.page.get_by_test_id("token-input").fill("not-a-token")
     await board.page.get_by_test_id("connect").click()
-    await board.wait_state("unauthorized", timeout=5000)
+    await board.shows_state("unauthorized")
     await expect(board.page.get_by_test_id("connection-state")).to_have_text("token refused")
     # A known token without REPLICATE (the change feed needs it) is refused as well.
     await board.page.get_by_test_id("token-input").fill(board.server.token("writer"))
     await board.page.get_by_test_id("connect").click()
-    await board.wait_state("unauthorized", timeout=5000)
+    await board.shows_state("unauthorized")
     await board.page.get_by_test_id("token-input").fill(token)
     await board.page.get_by_test_id("connect").click()
     await board.wait_state("online")

@@ -84,7 +84,8 @@ async def graphiql(page: Page, web_server: Server) -> AsyncIterator[GraphiQLPage
 
     await page.context.route("**/*", only_this_server)
     response = await page.goto(web_server.url)
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     await expect(page).to_have_title("GraphiQL · graphql_repl")
     await expect(page.locator(QUERY_EDITOR)).to_be_visible()
     yield opened

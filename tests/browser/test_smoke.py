@@ -10,6 +10,7 @@ from servers import Server
 
 async def test_health_page_renders(page: Page, web_server: Server, artifacts: Path) -> None:
     response = await page.goto(web_server.health_url)
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     assert '"status"' in await page.content()
     await page.screenshot(path=str(artifacts / "health.png"))

@@ -7,31 +7,23 @@ every replication runs the installed command in a process of its own, as a user 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import ServerFactory  # tests/servers.py (pytest puts tests/ on sys.path)
+from servers import ServerFactories, ServerFactory  # tests/servers.py
 
-from .helpers import Servers, start_cli
-
-Spawn = Callable[[list[str], str], tuple[subprocess.Popen[str], Path]]
+from .helpers import Servers, Spawn, start_cli
 
 
 @pytest.fixture(scope="session")
-def sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
-    factory = ServerFactory(tmp_path_factory.mktemp("remote-sqlite"))
-    yield factory
-    factory.close()
+def sqlite_factory(server_factories: ServerFactories) -> ServerFactory:
+    return server_factories("sqlite")
 
 
 @pytest.fixture(scope="session")
-def mongodb_factory(
-    tmp_path_factory: pytest.TempPathFactory, mongodb_url: str
-) -> Iterator[ServerFactory]:
-    factory = ServerFactory(tmp_path_factory.mktemp("remote-mongodb"), mongodb_url)
-    yield factory
-    factory.close()
+def mongodb_factory(server_factories: ServerFactories) -> ServerFactory:
+    return server_factories("mongodb")
 
 
 @pytest.fixture

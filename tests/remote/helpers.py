@@ -19,6 +19,9 @@ from servers import Server, ServerFactory, graphql_repl_command
 CLI_TIMEOUT = 120.0  # generous: only reached when something is wrong
 WAIT_TIMEOUT = 30.0
 
+# ``spawn(args, name)``: a command started in the background (see conftest's ``spawn``).
+Spawn = Callable[[list[str], str], tuple[subprocess.Popen[str], Path]]
+
 
 def uid(prefix: str = "") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"

@@ -10,11 +10,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .conftest import Spawn
 from .helpers import (
     CLI_TIMEOUT,
     Client,
     Servers,
+    Spawn,
     note_ids,
     read_state,
     replicate,

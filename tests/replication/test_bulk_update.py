@@ -41,8 +41,10 @@ async def test_a_bad_update_in_the_middle_is_rejected_alone(pair, bad, message):
         UpdateStatus.APPLIED,
     ]
     rejected = result.results[2]
-    assert rejected.error is not None and message in rejected.error
-    assert rejected.rev is None and rejected.data is None
+    assert rejected.error is not None
+    assert message in rejected.error
+    assert rejected.rev is None
+    assert rejected.data is None
     assert [d["id"] for d in await notes.find()] == ["n1", "n2", "n3"]
     assert await notes.get("bad") is None
     assert await notes.get("other") is None
@@ -139,7 +141,8 @@ async def test_update_already_at_the_targets_rev_is_unchanged_whatever_its_prev(
 
     assert result.results[0].status is UpdateStatus.UNCHANGED
     assert result.results[0].rev == rev_of(doc)
-    assert result.conflicts == [] and await users.conflicts() == []
+    assert result.conflicts == []
+    assert await users.conflicts() == []
     assert await users.get("u1") == doc
 
 

@@ -49,7 +49,9 @@ async def test_changes_list_each_document_once_at_its_latest_state_in_log_order(
     ]
     assert page.changes[2].data == {"id": "n2", "title": "v2"}
     deletion = page.changes[3]
-    assert deletion.rev is None and deletion.data is None and deletion.prev is not None
+    assert deletion.rev is None
+    assert deletion.data is None
+    assert deletion.prev is not None
     assert page.checkpoint == await notes.checkpoint()
     assert page.has_more is False
 
@@ -138,7 +140,8 @@ async def test_replicate_returns_checkpoints_and_a_second_run_copies_nothing_new
     assert first.checkpoints == CheckpointPair(
         await a.model("Note").checkpoint(), await b.model("Note").checkpoint()
     )
-    assert second.updates == [] and second.counts == {}
+    assert second.updates == []
+    assert second.counts == {}
     assert second.checkpoints.source == first.checkpoints.source
     assert second.checkpoints.target is not None
 
@@ -153,8 +156,10 @@ async def test_replicate_from_an_empty_source_returns_checkpoints(pair):
 
     result = await sync(a, b)
 
-    assert result.updates == [] and result.conflicts == []
-    assert result.checkpoints.source is not None and result.checkpoints.target is not None
+    assert result.updates == []
+    assert result.conflicts == []
+    assert result.checkpoints.source is not None
+    assert result.checkpoints.target is not None
     assert (await sync(a, b, since=result.checkpoints)).updates == []
 
 

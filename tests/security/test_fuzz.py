@@ -38,13 +38,14 @@ import httpx
 import hypothesis_graphql
 import pytest
 import schemathesis
+from artifacts import write_artifact  # tests/artifacts.py
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
-from servers import Server, ServerFactory
+from servers import Server, ServerFactories
 
+from .callers import CALLERS, TENANT, auth, caller_token
 from .checks import BadAnswer, check_http, tracebacks
-from .conftest import CALLERS, auth, caller_token, write_artifact
 from .integrity import check_store
 from .strategies import (
     EXAMPLES,
@@ -60,7 +61,6 @@ from .strategies import (
 STORE = os.environ.get("GRAPHQL_REPL_FUZZ_STORE", "sqlite")
 MAX_BATCH = 6
 SEED_IDS = ("seed0", "seed2", "seed4", "t1:seed1", "t1:seed3", "t1:seed5")
-TENANT = "t1"  # the tenant-bound caller's tenant (conftest.caller_token)
 
 # -- the server under fuzz ------------------------------------------------------------------
 
@@ -129,16 +129,10 @@ class Fuzzed:
 
 
 @pytest.fixture(scope="module")
-def fuzzed(
-    factory: ServerFactory, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Fuzzed]:
+def fuzzed(module_server_factories: ServerFactories) -> Iterator[Fuzzed]:
     """The fuzzed server: on SQLite; on MongoDB with ``GRAPHQL_REPL_FUZZ_STORE=mongodb``."""
-    if STORE == "mongodb":
-        mongodb_url = request.getfixturevalue("mongodb_url")
-        factory = ServerFactory(tmp_path_factory.mktemp("fuzz-mongodb"), mongodb_url)
-        request.addfinalizer(factory.close)
     # A small batch limit, so generated updates and changes lists cross it now and then.
-    server = factory.start(env={"GRAPHQL_REPL_MAX_BATCH": str(MAX_BATCH)})
+    server = module_server_factories(STORE).start(env={"GRAPHQL_REPL_MAX_BATCH": str(MAX_BATCH)})
     made = Fuzzed(server)
     # Notes to find: three of no tenant, three of tenant t1 (whose ids are "t1:<id>").
     seed = [
@@ -419,7 +413,8 @@ def test_hypothesis_graphql_documents(
     # Besides the whole schema, the typed fields alone: they take no model name, so their
     # documents get past "unknown model" and into the resolvers more often.
     query_type, mutation_type = schema.query_type, schema.mutation_type
-    assert query_type is not None and mutation_type is not None
+    assert query_type is not None
+    assert mutation_type is not None
     typed_queries = [
         f for f in query_type.fields if f not in ("checkpoint", "changes", "conflicts")
     ]

@@ -19,13 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
+from artifacts import write_artifact  # tests/artifacts.py
 from hypothesis import given
 from hypothesis import strategies as st
 from servers import Server, ServerFactory
 from websockets.asyncio.client import ClientConnection, connect
 
+from .callers import auth, caller_token
 from .checks import check_errors, tracebacks
-from .conftest import auth, caller_token, write_artifact
 from .strategies import EXAMPLES, MODELS, filters, fuzz_settings, json_values
 
 TIMEOUT = 30.0

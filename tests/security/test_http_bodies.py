@@ -13,12 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
+from artifacts import write_artifact  # tests/artifacts.py
 from hypothesis import given
 from hypothesis import strategies as st
 from servers import Server, ServerFactory
 
+from .callers import auth
 from .checks import BadAnswer, check_http, tracebacks
-from .conftest import auth, write_artifact
 from .strategies import EXAMPLES, fuzz_settings, json_values
 
 HTTP_TIMEOUT = 60.0

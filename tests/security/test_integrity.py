@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import Server, ServerFactory
+from servers import Server, ServerFactories, ServerFactory
 
-from .conftest import auth
+from .callers import auth
 from .integrity import check_store
 
 CREATE = "mutation($d: NoteInput!) { createNote(data: $d) { id } }"
@@ -66,24 +66,22 @@ def written(factory: ServerFactory) -> tuple[Path, list[str]]:
     return Path(server.store.removeprefix("sqlite:///")), ids
 
 
-def test_integrity_holds_on_mongodb(mongodb_url: str, tmp_path: Path) -> None:
-    mongo = ServerFactory(tmp_path, mongodb_url)
-    try:
-        server = mongo.start()
-        ids = write_workload(server)
-        assert server.stop() == 0, server.log_text()[-3000:]
-        report = check_store(server.store, {"Note": ids, "User": ["u1"]})
-    finally:
-        mongo.close()
+def test_integrity_holds_on_mongodb(module_server_factories: ServerFactories) -> None:
+    server = module_server_factories("mongodb").start()
+    ids = write_workload(server)
+    assert server.stop() == 0, server.log_text()[-3000:]
+    report = check_store(server.store, {"Note": ids, "User": ["u1"]})
     assert report.ok, str(report)
-    assert report.live["Note"] == 60 - 12 + 1 and report.log["Note"] == 62
+    assert report.live["Note"] == 60 - 12 + 1
+    assert report.log["Note"] == 62
 
 
 def test_integrity_holds_after_writes(written: tuple[Path, list[str]]) -> None:
     path, ids = written
     report = check_store(f"sqlite:///{path}", {"Note": ids, "User": ["u1"]})
     assert report.ok, str(report)
-    assert report.live["Note"] == 60 - 12 + 1 and report.log["Note"] == 62
+    assert report.live["Note"] == 60 - 12 + 1
+    assert report.log["Note"] == 62
     assert report.live["User"] == report.log["User"] == 1
 
 

@@ -30,8 +30,8 @@ from servers import Server, ServerFactory
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from .callers import auth
 from .checks import check_errors, tracebacks
-from .conftest import auth
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -135,10 +135,10 @@ async def ws_connect(server: Server, protocol: str) -> AsyncIterator[ClientConne
         yield ws
 
 
-async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:
-    """The next message other than a keep-alive."""
+async def recv(ws: ClientConnection) -> dict[str, Any]:
+    """The next message other than a keep-alive (each within TIMEOUT)."""
     while True:
-        raw = await asyncio.wait_for(ws.recv(), timeout)
+        raw = await asyncio.wait_for(ws.recv(), TIMEOUT)
         message: dict[str, Any] = json.loads(raw)
         if message.get("type") not in ("ka", "ping", "pong"):
             return message
@@ -157,11 +157,12 @@ class Closed:
     messages: list[dict[str, Any]]
 
 
-async def wait_closed(ws: ClientConnection, timeout: float = TIMEOUT) -> Closed:
-    """Read until the server closes the connection; its close code and what came before."""
+async def wait_closed(ws: ClientConnection) -> Closed:
+    """Read until the server closes the connection (within TIMEOUT); its close code and
+    what came before."""
     messages: list[dict[str, Any]] = []
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(TIMEOUT):
             while True:
                 raw = await ws.recv()
                 messages.append(json.loads(raw))
@@ -171,7 +172,7 @@ async def wait_closed(ws: ClientConnection, timeout: float = TIMEOUT) -> Closed:
             None if rcvd is None else rcvd.code, "" if rcvd is None else rcvd.reason, messages
         )
     except TimeoutError:
-        raise AssertionError(f"the server did not close within {timeout} s: {messages}") from None
+        raise AssertionError(f"the server did not close within {TIMEOUT} s: {messages}") from None
 
 
 async def outcome(ws: ClientConnection, protocol: str, origin: str) -> str:
@@ -194,9 +195,10 @@ async def outcome(ws: ClientConnection, protocol: str, origin: str) -> str:
             elif isinstance(message.get("payload"), dict) and message["payload"].get("errors"):
                 check_errors(message["payload"]["errors"], str(message))
     except ConnectionClosed as exc:
-        code = None if exc.rcvd is None else exc.rcvd.code
-        assert code in PROPER_CLOSE, f"closed with {code} ({exc.rcvd}): not a proper close"
-        return f"closed {code}"
+        closed = exc.rcvd
+    code = None if closed is None else closed.code
+    assert code in PROPER_CLOSE, f"closed with {code} ({closed}): not a proper close"
+    return f"closed {code}"
 
 
 def check_connection_error(payload: Any) -> None:
@@ -265,7 +267,8 @@ class Watcher:
                 headers=auth(token),
                 json={"query": CREATE_NOTE, "variables": {"d": {"id": note_id}}},
             )
-            assert response.status_code == 200 and not response.json().get("errors"), response.text
+            assert response.status_code == 200, response.text
+            assert not response.json().get("errors"), response.text
             health = await client.get(self.server.health_url)
             assert health.status_code == 200
         async with asyncio.timeout(TIMEOUT):
@@ -274,7 +277,8 @@ class Watcher:
                 assert not seen.startswith("!"), f"the watcher's feed ended: {seen}"
                 if seen == note_id:
                     break
-        assert self.task is not None and not self.task.done()
+        assert self.task is not None
+        assert not self.task.done()
         assert self.server.alive()
         assert_clean_log(self.server, self.log_mark)
 
@@ -814,7 +818,8 @@ async def _create_note(server: Server, note_id: str) -> None:
             headers=auth(server.token("admin")),
             json={"query": CREATE_NOTE, "variables": {"d": {"id": note_id}}},
         )
-    assert response.status_code == 200 and not response.json().get("errors"), response.text
+    assert response.status_code == 200, response.text
+    assert not response.json().get("errors"), response.text
 
 
 async def _until_id(ws: ClientConnection, op_id: str) -> dict[str, Any]:
