@@ -134,13 +134,18 @@ class MongoStore(Store):
 
     async def open(self) -> None:
         with driver_errors():
-            self._client = AsyncMongoClient(
+            client: AsyncMongoClient[Row] = AsyncMongoClient(
                 self.url.secret, tz_aware=True, uuidRepresentation="standard"
             )
-            self._db = self._client[self.database_name]
-            docs = self._db["documents"]
-            streams = ChangeStreams(self._client, docs)
-            self.store_id = await prepare(self._client, self._db, streams, self.url.host)
+            try:
+                db = client[self.database_name]
+                docs = db["documents"]
+                streams = ChangeStreams(client, docs)
+                self.store_id = await prepare(client, db, streams, self.url.host)
+            except BaseException:
+                await client.close()  # a store that failed to open holds nothing
+                raise
+            self._client, self._db = client, db
             self._sequencer = Sequencer(docs, streams, Lease(identity()), self.watch_page)
 
     async def close(self) -> None:
