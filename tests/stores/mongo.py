@@ -127,15 +127,20 @@ class RecordedStreams:
 
 
 def recorded_sequencer(
-    store: MongoStore, recording: Recording, states: bool = False, ttl: float | None = None
+    store: MongoStore,
+    recording: Recording,
+    states: bool = False,
+    ttl: float | None = None,
+    routed: bool = False,
 ) -> Sequencer:
-    """Give ``store`` (open, its log not used yet) a sequencer that plays ``recording``."""
+    """Give ``store`` (open, its log not used yet) a sequencer that plays ``recording``
+    (``routed``: one that writes as it does through mongos)."""
     docs = store._collection("documents")
     lease = Lease(identity())
     if ttl is not None:
         lease.ttl = ttl
     streams = RecordedStreams(recording, docs if states else None)
-    store._sequencer = Sequencer(docs, streams, lease, store.watch_page)
+    store._sequencer = Sequencer(docs, streams, lease, store.watch_page, routed)
     return store._sequencer
 
 

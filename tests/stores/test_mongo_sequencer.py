@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from bson import Timestamp
 
 from .helpers import drain
@@ -82,10 +83,13 @@ async def _positions(store):
     return {d.model_id: _position(d.checkpoint) for d in (await drain(store, "Note")).docs}
 
 
-async def test_positions_are_unique_and_follow_the_stream_through_ties(mongo_urls, open_mongo):
+@pytest.mark.parametrize("routed", [False, True], ids=["replica-set", "through-mongos"])
+async def test_positions_are_unique_and_follow_the_stream_through_ties(
+    mongo_urls, open_mongo, routed
+):
     store = await open_mongo(mongo_urls())
     recording = Recording(START)
-    recorded_sequencer(store, recording)
+    recorded_sequencer(store, recording, routed=routed)
     await store._running().start()
 
     await _play(store, recording)

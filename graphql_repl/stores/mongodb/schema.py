@@ -27,6 +27,13 @@ Row = dict[str, Any]
 
 SCHEMA_VERSION = 2
 
+#: The shard key of the documents collection on a sharded cluster. Every query and write
+#: of the store names ``model`` and most name ``_id``: a write goes to one shard, a model's
+#: log and typed reads to the shards that hold its documents, which the hashed ``_id``
+#: spreads evenly. A document's ``_id`` starts with its model, so one ``_id`` has one
+#: shard key value: ``_id`` stays unique across shards.
+SHARD_KEY = {"model": 1, "_id": "hashed"}
+
 #: The indexes, by collection (creating one that exists does nothing). On ``documents``:
 #: the log (``changes`` pages by model and position; recovery's highest position and
 #: versions without one, per model) and the typed reads (``find`` by model, in id order).
@@ -61,6 +68,12 @@ async def prepare(
         )
     await create_state(db["documents"], LogState())
     return str(store["store_id"])
+
+
+def routed(client: AsyncMongoClient[Row]) -> bool:
+    """Whether the client talks to a sharded cluster, through mongos (once connected)."""
+    servers = client.topology_description.server_descriptions().values()
+    return any(server.server_type == SERVER_TYPE.Mongos for server in servers)
 
 
 async def require_change_streams(

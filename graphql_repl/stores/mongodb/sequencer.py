@@ -68,12 +68,20 @@ class Sequencer:
     retry_pause = 1.0
 
     def __init__(
-        self, docs: AsyncCollection[Row], streams: Streams, lease: Lease, batch: int
+        self,
+        docs: AsyncCollection[Row],
+        streams: Streams,
+        lease: Lease,
+        batch: int,
+        routed: bool = False,
     ) -> None:
         self._docs = docs
         self._streams = streams
         self.lease = lease
         self._batch = batch
+        # Through mongos, an ordered bulk write goes shard after shard, a round trip per
+        # change of shard: there positions are written unordered, then the state.
+        self._routed = routed
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._advanced = asyncio.Event()
@@ -321,6 +329,9 @@ class Sequencer:
         ]
         sent = time.monotonic()
         try:
+            if self._routed and assignments:
+                await self._docs.bulk_write(assignments, ordered=False)
+                ops = ops[-1:]
             await self._docs.bulk_write(ops, ordered=True)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])

@@ -33,7 +33,7 @@ from .errors import INVALID_URL, UNSTORABLE, driver_errors
 from .filters import compile_filter
 from .lease import Lease, identity
 from .positions import Version
-from .schema import prepare
+from .schema import prepare, routed
 from .sequencer import Sequencer
 from .state import watermark
 from .stream import ChangeStreams
@@ -146,7 +146,8 @@ class MongoStore(Store):
                 await client.close()  # a store that failed to open holds nothing
                 raise
             self._client, self._db = client, db
-            self._sequencer = Sequencer(docs, streams, Lease(identity()), self.watch_page)
+            lease = Lease(identity())
+            self._sequencer = Sequencer(docs, streams, lease, self.watch_page, routed(client))
 
     async def close(self) -> None:
         if self._sequencer is not None:
