@@ -162,12 +162,15 @@ def run(base_url: str, processes: int, writes: int, writers: int, work: Path) ->
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [env.get("PYTHONPATH")])])
+    # Run from the work directory: in the checkout, ``python -c`` would import the package
+    # from the current directory before PYTHONPATH.
     token = subprocess.run(
         cli("token", "create", "--role", "admin", "--store", store),
         check=True,
         capture_output=True,
         text=True,
         env=env,
+        cwd=work,
     ).stdout.strip()
     servers: list[tuple[subprocess.Popen[bytes], str, Path]] = []
     try:
@@ -181,6 +184,7 @@ def run(base_url: str, processes: int, writes: int, writers: int, work: Path) ->
                     "GRAPHQL_REPL_BENCH_BUCKET": str(BUCKET),
                 },
                 stderr=subprocess.DEVNULL,
+                cwd=work,
             )
             servers.append((process, f"http://127.0.0.1:{port}", counts))
         for process, base, _ in servers:
@@ -252,6 +256,13 @@ def main() -> None:
         + f" {'stream+seq':>10}"
     )
     with mongodb(args.store) as url, tempfile.TemporaryDirectory() as tmp:
+        where = subprocess.run(
+            [sys.executable, "-c", "import graphql_repl; print(graphql_repl.__file__)"],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        ).stdout.strip()
+        print(f"(the servers run {Path(where).parent})")
         for n in [int(x) for x in args.processes.split(",")]:
             r = run(url, n, args.writes, args.writers, Path(tmp))
             print(
