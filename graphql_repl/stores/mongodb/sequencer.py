@@ -188,10 +188,7 @@ class Sequencer:
             else:
                 await self._rebase(source, state)
                 return True
-        if not self.lease.held():
-            return False
-        await self._recover(state)
-        return True
+        return self.lease.held() and await self._recover(state)
 
     async def _rebase(self, source: Source, state: LogState) -> None:
         """Count on from ``state`` on ``source``. Writes of this process that the new count
@@ -345,8 +342,9 @@ class Sequencer:
         self._see(state, read=True)
         return True
 
-    async def _recover(self, state: LogState) -> None:
-        """As the holder: start a new epoch (see the module's docstring)."""
+    async def _recover(self, state: LogState) -> bool:
+        """As the holder: start a new epoch (see the module's docstring). False: the lease
+        was lost meanwhile."""
         start = await self._streams.now()
         source = await self._streams.open(start_at=start)
         try:
@@ -363,12 +361,13 @@ class Sequencer:
             moves = [assignment(v, base + i) for i, v in enumerate(pending, start=1)]
             if not await self._write(moves, recovered):
                 await source.close()
-                return
+                return False
         except BaseException:
             await source.close()
             raise
         log.info("Change log sequenced afresh from position %d", recovered.pos)
         await self._rebase(source, recovered)
+        return True
 
     def _moved(self) -> None:
         """Wake the readers waiting for the log to move."""
