@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -22,9 +22,6 @@ from graphql_repl import Repository
 from graphql_repl.stores import Store, create_store
 
 from .helpers import REGISTRY
-
-if TYPE_CHECKING:
-    from graphql_repl.stores.mongodb import MongoStore
 
 
 @dataclass(frozen=True)
@@ -84,14 +81,23 @@ def pytest_configure(config: pytest.Config) -> None:
         "requires(*capabilities): run only on the backends that have these Backend attributes"
         " set (e.g. 'persistent', 'snapshot')",
     )
+    config.addinivalue_line(
+        "markers", "backends(*names): run only on the backends of these names (e.g. 'mongodb')"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``backend`` over ``BACKENDS``, keeping those a ``requires`` mark asks for."""
+    """Parametrize ``backend`` over ``BACKENDS``, keeping those the ``requires`` and
+    ``backends`` marks ask for."""
     if "backend" not in metafunc.fixturenames:
         return
     needs = [cap for mark in metafunc.definition.iter_markers("requires") for cap in mark.args]
-    chosen = [b for b in BACKENDS if all(getattr(b, cap) for cap in needs)]
+    names = {name for mark in metafunc.definition.iter_markers("backends") for name in mark.args}
+    chosen = [
+        b
+        for b in BACKENDS
+        if all(getattr(b, cap) for cap in needs) and (not names or b.name in names)
+    ]
     metafunc.parametrize("backend", chosen, ids=[b.name for b in chosen])
 
 
@@ -146,41 +152,3 @@ async def store(backend: Backend, new_url: NewUrl, open_store: OpenStore) -> Sto
 def repo(store: Store) -> Repository:
     """A repository of the test models (the demo models and ``Item``) over ``store``."""
     return Repository(store, REGISTRY)
-
-
-# -- MongoDB-only tests -------------------------------------------------------------------
-
-
-@pytest.fixture
-async def mongo_urls(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Callable[[], str]]:
-    """A factory of URLs of new databases on the session's MongoDB, dropped afterwards."""
-    urls: list[str] = []
-
-    def make() -> str:
-        urls.append(_mongodb_url(tmp_path, request.getfixturevalue))
-        return urls[-1]
-
-    yield make
-    for url in urls:
-        await _mongodb_drop(url)
-
-
-@pytest.fixture
-async def open_mongo() -> AsyncIterator[Callable[[str], Awaitable[MongoStore]]]:
-    """``await open_mongo(url)``: an open MongoDB store, closed at teardown."""
-    from graphql_repl.stores.mongodb import MongoStore
-
-    opened: list[MongoStore] = []
-
-    async def open_(url: str) -> MongoStore:
-        store = create_store(url)
-        assert isinstance(store, MongoStore)
-        await store.open()
-        opened.append(store)
-        return store
-
-    yield open_
-    for store in reversed(opened):
-        await store.close()

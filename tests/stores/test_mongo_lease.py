@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from graphql_repl.stores.mongodb.lease import Lease
 from graphql_repl.stores.mongodb.state import LogState
 
 from .helpers import drain, put, record
 from .mongo import eventually
 from .mongo import holder as lease_holder
+
+pytestmark = pytest.mark.backends("mongodb")
 
 
 def test_a_lease_is_free_once_unrenewed_for_its_ttl():
@@ -42,9 +46,9 @@ def test_a_holder_acts_on_its_lease_for_less_than_a_standby_waits():
     assert not lease.held()
 
 
-async def _pair(url, open_mongo, ttl=None):
+async def _pair(url, open_store, ttl=None):
     """Two stores on one database, their sequencers started: (holder, standby)."""
-    first, second = await open_mongo(url), await open_mongo(url)
+    first, second = await open_store(url), await open_store(url)
     for store in (first, second):
         if ttl is not None:
             store._running().lease.ttl = ttl
@@ -59,10 +63,8 @@ def _position(checkpoint):
     return int(checkpoint.rpartition("-")[2])
 
 
-async def test_one_process_sequences_and_the_others_get_their_writes_positions(
-    mongo_urls, open_mongo
-):
-    holder, standby = await _pair(mongo_urls(), open_mongo)
+async def test_one_process_sequences_and_the_others_get_their_writes_positions(new_url, open_store):
+    holder, standby = await _pair(new_url(), open_store)
 
     written = [
         *(await put(standby, "Note", record("s1"), record("s2"))),
@@ -77,8 +79,8 @@ async def test_one_process_sequences_and_the_others_get_their_writes_positions(
     assert standby._running().status() is None
 
 
-async def test_a_standby_takes_over_when_the_holder_stops_renewing(mongo_urls, open_mongo):
-    holder, standby = await _pair(mongo_urls(), open_mongo)
+async def test_a_standby_takes_over_when_the_holder_stops_renewing(new_url, open_store):
+    holder, standby = await _pair(new_url(), open_store)
     await put(holder, "Note", record("before"))
 
     holder._running()._task.cancel()  # no release: as if the process were killed
@@ -94,8 +96,8 @@ async def test_a_standby_takes_over_when_the_holder_stops_renewing(mongo_urls, o
     assert changes.docs[-1].checkpoint == after.checkpoint
 
 
-async def test_a_holder_that_closes_hands_the_lease_on(mongo_urls, open_mongo):
-    holder, standby = await _pair(mongo_urls(), open_mongo)
+async def test_a_holder_that_closes_hands_the_lease_on(new_url, open_store):
+    holder, standby = await _pair(new_url(), open_store)
 
     await holder.close()
 
@@ -105,12 +107,12 @@ async def test_a_holder_that_closes_hands_the_lease_on(mongo_urls, open_mongo):
 
 
 async def test_a_holder_paused_past_its_lease_assigns_nothing_when_it_comes_back(
-    mongo_urls, open_mongo
+    new_url, open_store
 ):
     """The holder stops (as in a long GC pause) with a version read and its position
     unwritten; the standby takes over and writes it. When the old holder comes back it
     must find out it lost the lease before writing any position."""
-    paused, standby = await _pair(mongo_urls(), open_mongo, ttl=0.6)
+    paused, standby = await _pair(new_url(), open_store, ttl=0.6)
     sequencer = paused._running()
     gate, stopped = asyncio.Event(), asyncio.Event()
     sequence, write = sequencer._sequence, sequencer._write

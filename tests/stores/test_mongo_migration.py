@@ -14,6 +14,8 @@ from graphql_repl.stores.mongodb.schema import SCHEMA_VERSION
 from .helpers import drain, put, record
 from .mongo import client_of, database_of, stored
 
+pytestmark = pytest.mark.backends("mongodb")
+
 STORE_ID = "0123456789abcdef"
 SECOND = 1_760_000_000  # when schema 1 sequenced these
 
@@ -56,13 +58,13 @@ def _position(checkpoint: str) -> int:
     return int(checkpoint.rpartition("-")[2])
 
 
-async def test_a_schema_1_store_keeps_its_positions_and_checkpoints(mongo_urls, open_mongo):
-    url = mongo_urls()
+async def test_a_schema_1_store_keeps_its_positions_and_checkpoints(new_url, open_store):
+    url = new_url()
     await _write_schema_1(url)
     old_checkpoint = f"{STORE_ID}-{cluster_time(30)}"
     old_end = f"{STORE_ID}-{WATERMARK}"
 
-    first, second = await asyncio.gather(open_mongo(url), open_mongo(url))  # two processes
+    first, second = await asyncio.gather(open_store(url), open_store(url))  # two processes
 
     assert first.store_id == second.store_id == STORE_ID
     everything = ["n1", "n2", "n3", "n4", "n5", "n6", "late", UNSEQUENCED]
@@ -89,14 +91,14 @@ async def test_a_schema_1_store_keeps_its_positions_and_checkpoints(mongo_urls, 
         await client.close()
 
 
-async def test_the_migrated_store_opens_again_unchanged(mongo_urls, open_mongo):
-    url = mongo_urls()
+async def test_the_migrated_store_opens_again_unchanged(new_url, open_store):
+    url = new_url()
     await _write_schema_1(url)
-    first = await open_mongo(url)
+    first = await open_store(url)
     before = await drain(first, "Note")
     await first.close()
 
-    again = await open_mongo(url)
+    again = await open_store(url)
 
     after = await drain(again, "Note")
     assert [(d.model_id, d.checkpoint) for d in after.docs] == [
@@ -105,8 +107,8 @@ async def test_the_migrated_store_opens_again_unchanged(mongo_urls, open_mongo):
     assert after.checkpoint == before.checkpoint
 
 
-async def test_a_store_of_an_unknown_schema_is_refused(mongo_urls, open_mongo):
-    url = mongo_urls()
+async def test_a_store_of_an_unknown_schema_is_refused(new_url, open_store):
+    url = new_url()
     client = client_of(url)
     try:
         meta = database_of(client, url)["meta"]
@@ -115,4 +117,4 @@ async def test_a_store_of_an_unknown_schema_is_refused(mongo_urls, open_mongo):
         await client.close()
 
     with pytest.raises(StoreError, match="schema version 99"):
-        await open_mongo(url)
+        await open_store(url)

@@ -17,6 +17,8 @@ from .helpers import drain
 from .mongo import Recording, client_of, database_of, eventually, recorded_sequencer, stored
 from .mongo import holder as lease_holder
 
+pytestmark = pytest.mark.backends("mongodb")
+
 # Events per cluster time, in stream order.
 RUNS = (3, 1, 4, 1, 5, 9, 2, 6)
 START = Timestamp(2_000_000_000, 1)
@@ -84,10 +86,8 @@ async def _positions(store):
 
 
 @pytest.mark.parametrize("routed", [False, True], ids=["replica-set", "through-mongos"])
-async def test_positions_are_unique_and_follow_the_stream_through_ties(
-    mongo_urls, open_mongo, routed
-):
-    store = await open_mongo(mongo_urls())
+async def test_positions_are_unique_and_follow_the_stream_through_ties(new_url, open_store, routed):
+    store = await open_store(new_url())
     recording = Recording(START)
     recorded_sequencer(store, recording, routed=routed)
     await store._running().start()
@@ -104,19 +104,19 @@ async def test_positions_are_unique_and_follow_the_stream_through_ties(
         assert all(d.rev == f"{d.model_id}@{PLAN[LATEST[d.model_id] - 1][1]}" for d in changes.docs)
 
 
-async def test_two_sequencers_fed_the_same_stream_give_the_same_positions(mongo_urls, open_mongo):
+async def test_two_sequencers_fed_the_same_stream_give_the_same_positions(new_url, open_store):
     """A reference store with one sequencer, and a store with two (two processes, as it
     were): the holder is stopped dead after a third of the stream; the other, which read
     the next third as a standby, takes over and writes it, then the last third. Every
     position is the one the reference gave."""
-    reference = await open_mongo(mongo_urls())
+    reference = await open_store(new_url())
     recorded_sequencer(reference, reference_recording := Recording(START))
     await reference._running().start()
     await _play(reference, reference_recording)
     await eventually(lambda: _logged(reference, len(PLAN)), "the reference sequenced")
 
-    url = mongo_urls()
-    first, second = await open_mongo(url), await open_mongo(url)
+    url = new_url()
+    first, second = await open_store(url), await open_store(url)
     recording = Recording(START)
     for store in (first, second):
         recorded_sequencer(store, recording, states=True, ttl=0.5)

@@ -3,8 +3,10 @@ and only the events it needs."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
+import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from graphql_repl.stores.mongodb.positions import Version, assignment, version_of
@@ -12,6 +14,8 @@ from graphql_repl.stores.mongodb.state import LogState, create_state, state_of
 from graphql_repl.stores.mongodb.stream import ChangeStreams
 
 from .mongo import database_of, stored
+
+pytestmark = pytest.mark.backends("mongodb")
 
 
 class GetMores(monitoring.CommandListener):
@@ -31,17 +35,23 @@ class GetMores(monitoring.CommandListener):
         pass
 
 
+@contextlib.asynccontextmanager
 async def _opened(url, listener=None):
+    """The documents collection and a stream of it from now."""
     client = AsyncMongoClient(url, event_listeners=[listener] if listener else [])
     docs = database_of(client, url)["documents"]
     streams = ChangeStreams(client, docs)
-    return client, docs, await streams.open(start_at=await streams.now())
-
-
-async def test_a_batch_is_what_one_poll_brought(mongo_urls):
-    listener = GetMores()
-    client, docs, source = await _opened(mongo_urls(), listener)
+    source = await streams.open(start_at=await streams.now())
     try:
+        yield docs, source
+    finally:
+        await source.close()
+        await client.close()
+
+
+async def test_a_batch_is_what_one_poll_brought(new_url):
+    listener = GetMores()
+    async with _opened(new_url(), listener) as (docs, source):
         await docs.insert_many([stored("Note", f"n{i}", "v1") for i in range(5)])
         before = listener.count
 
@@ -55,14 +65,10 @@ async def test_a_batch_is_what_one_poll_brought(mongo_urls):
         assert [version_of(e).key for e in events] == [f"Note\x00n{i}" for i in range(5)]
         assert listener.count - before == 1
         assert await source.batch(100) == []
-    finally:
-        await source.close()
-        await client.close()
 
 
-async def test_a_batch_stops_at_its_limit_and_the_next_goes_on(mongo_urls):
-    client, docs, source = await _opened(mongo_urls())
-    try:
+async def test_a_batch_stops_at_its_limit_and_the_next_goes_on(new_url):
+    async with _opened(new_url()) as (docs, source):
         await docs.insert_many([stored("Note", f"n{i}", "v1") for i in range(5)])
         seen = []
         while len(seen) < 5:
@@ -70,14 +76,10 @@ async def test_a_batch_stops_at_its_limit_and_the_next_goes_on(mongo_urls):
             assert len(batch) <= 2
             seen += [version_of(e).key.partition("\x00")[2] for e in batch]
         assert seen == [f"n{i}" for i in range(5)]
-    finally:
-        await source.close()
-        await client.close()
 
 
-async def test_the_stream_brings_versions_and_states_but_not_positions_set(mongo_urls):
-    client, docs, source = await _opened(mongo_urls())
-    try:
+async def test_the_stream_brings_versions_and_states_but_not_positions_set(new_url):
+    async with _opened(new_url()) as (docs, source):
         await docs.insert_one(stored("Note", "n1", "v1"))
         await docs.bulk_write([assignment(Version("Note\x00n1", "v1"), 7)])
         await create_state(docs, LogState(pos=7))
@@ -94,6 +96,3 @@ async def test_the_stream_brings_versions_and_states_but_not_positions_set(mongo
         ]
         assert state_of(events[1]) == LogState(pos=7)
         assert await source.batch(10) == []
-    finally:
-        await source.close()
-        await client.close()

@@ -11,6 +11,8 @@ from pymongo.errors import OperationFailure
 from .helpers import drain
 from .mongo import client_of, database_of, eventually, stored
 
+pytestmark = pytest.mark.backends("mongodb")
+
 
 async def _has_transactions(client) -> bool:
     try:
@@ -21,13 +23,13 @@ async def _has_transactions(client) -> bool:
     return clustered and "logicalSessionTimeoutMinutes" in hello
 
 
-async def test_the_versions_of_one_transaction_get_distinct_positions(mongo_urls, open_mongo):
-    url = mongo_urls()
+async def test_the_versions_of_one_transaction_get_distinct_positions(new_url, open_store):
+    url = new_url()
     client = client_of(url)
     try:
         if not await _has_transactions(client):
             pytest.skip("the server has no transactions: set MONGODB_URL to a replica set")
-        store = await open_mongo(url)
+        store = await open_store(url)
         await store._running().start()  # following the stream before the transaction
         since = await store.checkpoint("Note")
         docs = database_of(client, url)["documents"]

@@ -27,9 +27,10 @@ async def test_an_open_store_is_ready_and_a_closed_one_says_why(store):
     assert _one_line(await store.readiness())
 
 
-async def test_a_mongodb_standby_is_ready_while_a_holder_renews_the_lease(mongo_urls, open_mongo):
-    url = mongo_urls()
-    holder, standby = await open_mongo(url), await open_mongo(url)
+@pytest.mark.backends("mongodb")
+async def test_a_mongodb_standby_is_ready_while_a_holder_renews_the_lease(new_url, open_store):
+    url = new_url()
+    holder, standby = await open_store(url), await open_store(url)
 
     assert await holder.readiness() is None
     assert await standby.readiness() is None
@@ -37,8 +38,9 @@ async def test_a_mongodb_standby_is_ready_while_a_holder_renews_the_lease(mongo_
     assert not standby._running().lease.held()
 
 
-async def test_a_mongodb_store_whose_sequencer_stopped_says_so(mongo_urls, open_mongo):
-    store = await open_mongo(mongo_urls())
+@pytest.mark.backends("mongodb")
+async def test_a_mongodb_store_whose_sequencer_stopped_says_so(new_url, open_store):
+    store = await open_store(new_url())
     assert await store.readiness() is None
 
     store._running()._task.cancel()
