@@ -267,8 +267,12 @@ class Emulator:
             self.log.unlink()
 
 
-def start(host: str = "127.0.0.1", port: int = 0, timeout: float = START_TIMEOUT) -> Emulator:
-    """Start mongo-java-server (oplog enabled) on ``host:port`` (0: a free port)."""
+def start(
+    host: str = "127.0.0.1", port: int = 0, timeout: float = START_TIMEOUT, oplog: bool = True
+) -> Emulator:
+    """Start mongo-java-server on ``host:port`` (0: a free port), with its oplog enabled
+    unless ``oplog`` is false: then it has no change streams, like a standalone mongod (its
+    change streams end at once instead of failing)."""
     java = _require("java")
     lib, classes = install()
     fd, log_name = tempfile.mkstemp(prefix="mongo-java-server-", suffix=".log")
@@ -283,6 +287,7 @@ def start(host: str = "127.0.0.1", port: int = 0, timeout: float = START_TIMEOUT
                 "Launcher",
                 host,
                 str(port),
+                *([] if oplog else ["no-oplog"]),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -391,9 +396,9 @@ async def watch_from_now(collection: AsyncCollection[Any], **kwargs: Any) -> Asy
 
 
 @contextlib.contextmanager
-def emulator(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def emulator(host: str = "127.0.0.1", port: int = 0, oplog: bool = True) -> Iterator[str]:
     """Run an emulator for the duration of the block; yields its PyMongo URL."""
-    server = start(host, port)
+    server = start(host, port, oplog=oplog)
     try:
         lower_pymongo_min_wire_version()
         try:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..errors import ReplError
 from ..filters import Filter
 from ..models import Document
 from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
@@ -138,6 +139,22 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+    #: How long ``readiness`` waits for the store to answer.
+    readiness_timeout = 2.0
+
+    async def readiness(self) -> str | None:
+        """None when the store can serve, else a one-line reason (for a readiness probe).
+        Here: the store answers a cheap read within ``readiness_timeout``; a backend may
+        check more (and should call this first)."""
+        try:
+            async with asyncio.timeout(self.readiness_timeout):
+                await self.checkpoint("")
+        except TimeoutError:
+            return f"The store did not answer within {self.readiness_timeout:g} s"
+        except ReplError as exc:
+            return exc.message
+        return None
 
     @abc.abstractmethod
     async def checkpoint(self, model: str) -> str:

@@ -1,10 +1,11 @@
 // Starts mongo-java-server (de.bwaldvogel) for the tests: the in-memory backend with its
-// oplog enabled (for change streams), bound to HOST:PORT (default 127.0.0.1, port 0 = a
-// free one). Prints "READY <host> <port>" on stdout once it accepts connections, and shuts
+// oplog enabled (for change streams; "no-oplog" as a third argument leaves it off, which is
+// how the tests get a server that behaves like a standalone mongod), bound to HOST:PORT
+// (default 127.0.0.1, port 0 = a free one). Prints "READY <host> <port>" on stdout once it accepts connections, and shuts
 // down when its standard input reaches end of file (the parent closed it, or died) or on
 // SIGTERM/SIGINT, or when its parent process exits. Built and run by tests/mongo_server.py.
 //
-// Usage: java -cp <classes>:<lib>/* Launcher [HOST [PORT]]
+// Usage: java -cp <classes>:<lib>/* Launcher [HOST [PORT [no-oplog]]]
 
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
@@ -19,8 +20,12 @@ public final class Launcher {
         String host = args.length > 0 ? args[0] : "127.0.0.1";
         int port = args.length > 1 ? Integer.parseInt(args[1]) : 0;
 
+        boolean oplog = !(args.length > 2 && args[2].equals("no-oplog"));
+
         MongoServer server = new MongoServer(new MemoryBackend());
-        server.enableOplog();
+        if (oplog) {
+            server.enableOplog();
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow, "mongo-shutdown"));
         server.bind(host, port);
 

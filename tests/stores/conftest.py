@@ -81,14 +81,23 @@ def pytest_configure(config: pytest.Config) -> None:
         "requires(*capabilities): run only on the backends that have these Backend attributes"
         " set (e.g. 'persistent', 'snapshot')",
     )
+    config.addinivalue_line(
+        "markers", "backends(*names): run only on the backends of these names (e.g. 'mongodb')"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``backend`` over ``BACKENDS``, keeping those a ``requires`` mark asks for."""
+    """Parametrize ``backend`` over ``BACKENDS``, keeping those the ``requires`` and
+    ``backends`` marks ask for."""
     if "backend" not in metafunc.fixturenames:
         return
     needs = [cap for mark in metafunc.definition.iter_markers("requires") for cap in mark.args]
-    chosen = [b for b in BACKENDS if all(getattr(b, cap) for cap in needs)]
+    names = {name for mark in metafunc.definition.iter_markers("backends") for name in mark.args}
+    chosen = [
+        b
+        for b in BACKENDS
+        if all(getattr(b, cap) for cap in needs) and (not names or b.name in names)
+    ]
     metafunc.parametrize("backend", chosen, ids=[b.name for b in chosen])
 
 

@@ -5,98 +5,99 @@ before a write and stored with it leaves holes: writer A takes position 5, write
 and commits first, a reader pages up to 6 and then A commits 5 behind it. So positions are
 not taken by writers. A write stores its document with ``seq: null``; a *sequencer* reads
 the collection's change stream, which delivers committed writes in commit order (the oplog
-order of a replica set), and gives each new version the position of its change event (the
-event's cluster time, ``(seconds << 32) | increment``, unique and increasing along the
-stream), then raises the log's *watermark* to that position. Readers read only up to the
-watermark. Every event at or below the watermark has been sequenced, and any version not
-yet sequenced will get a position above it, so a reader never moves past a write it has not
-seen. Positions come from the events themselves, so every server process can run a
-sequencer on the same collection: they assign the same positions (conditionally, on the
-document's version), and the watermark only moves forward (``$max``).
+order of a replica set; cluster time, then document key, through mongos), gives each new
+version its position (its place in the stream: ``positions``), then raises the log's
+*watermark* past them. Readers read only up to the watermark. Every version at or below it
+has its position, and any version not yet sequenced will get one above it, so a reader
+never moves past a write it has not seen.
 
-Checkpoints are positions in this store's own log (each document keeps the position of its
-latest version), not in the oplog, so they never expire. The oplog matters only to the
-sequencer: when it resumes after the oplog has moved past its resume point (the server was
-down a long time), it sequences every version still without a position above the watermark,
-so no reader misses them.
+**One sequencer per store.** Every server process follows the stream, but only the holder
+of the lease (``lease``) writes: the positions of a batch and the state that covers them
+(``state``: watermark, resume point, lease) go in one ordered bulk write, the state last
+and fenced on the holder's term. The others count the same positions from the same events
+and report their own writes' positions once the holder's state, which reaches them through
+the same stream, covers them. When the holder stops writing the state, a standby takes over
+within ``Lease.ttl`` and goes on from its own place in the stream: events the old holder
+read but did not cover get the positions it would have given them.
+
+**Recovery.** A state without a resume point (a new store, one migrated from schema 1, a
+state that was lost) or a stream that cannot resume (the oplog has moved past its resume
+point after a long outage) makes the holder start a new epoch: it opens the stream at the
+current cluster time, gives every version still without a position one above every
+position given so far (leaving room for one batch of a holder that lost its lease), and
+counts on from there. Checkpoints are positions in this store's own log (each document
+keeps the position of its latest version), not in the oplog, so they never expire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from bson import Timestamp
-from pymongo import AsyncMongoClient, UpdateOne
-from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
-from ...errors import StoreError
 from .errors import driver_errors
+from .lease import Lease
+from .positions import Version, assignment, count, highest_position, unsequenced
+from .state import STATE_KEY, LogState, create_state, fence, read_state, state_of
+from .stream import Source, Streams
+from .waiters import Waiters
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
-#: A version written by this process: its document's ``_id`` and its ``ver``.
-Version = tuple[str, str]
-
-
-def position(cluster_time: Timestamp) -> int:
-    """A change event's cluster time (a BSON Timestamp) as a log position."""
-    return (int(cluster_time.time) << 32) | int(cluster_time.inc)
-
-
-async def watermark(meta: AsyncCollection[Row]) -> int:
-    """The end of the log: every version at or below it has its position."""
-    doc = await meta.find_one({"_id": "watermark"})
-    return int(doc["pos"]) if doc else 0
-
-
-async def _raise_watermark(meta: AsyncCollection[Row], pos: int) -> None:
-    await meta.update_one({"_id": "watermark"}, {"$max": {"pos": pos}}, upsert=True)
-
-
-def _positions_of(events: list[Row]) -> dict[Version, int]:
-    """The versions our writes created, with the positions their events give them."""
-    reached: dict[Version, int] = {}
-    for event in events:
-        # A replace is reported with its document in fullDocument (MongoDB) or in
-        # documentKey (mongo-java-server, which calls it an update).
-        written = event.get("fullDocument") or event.get("documentKey") or {}
-        if "ver" in written and "model" in written:  # not our own sequencing updates
-            # Were a version reported twice, its first position is the one stored (the
-            # update of a later one finds ``seq`` already set).
-            reached.setdefault((written["_id"], written["ver"]), position(event["clusterTime"]))
-    return reached
 
 
 class Sequencer:
-    """This process's sequencer of one store's log, and the writes waiting for it."""
+    """This process's part in sequencing one store's log: following the stream, writing
+    positions while it holds the lease, and the writes waiting for their positions."""
 
-    #: Longest wait of a write for the sequencer to give it its position.
-    timeout = 30.0
-    #: Pause between change-stream polls when idle (the emulator has no server-side wait).
+    #: Pause between polls of a stream that answers at once when idle (the emulator; MongoDB
+    #: waits server-side), right after a write and at most.
     idle_poll = 0.02
     idle_poll_max = 0.25
+    #: Pause before reconnecting after the stream or the server failed.
+    retry_pause = 1.0
 
-    def __init__(self, client: AsyncMongoClient[Row], db: AsyncDatabase[Row], batch: int) -> None:
-        self._client = client
-        self._docs, self._meta = db["documents"], db["meta"]
-        self._db = db
+    def __init__(
+        self,
+        docs: AsyncCollection[Row],
+        streams: Streams,
+        lease: Lease,
+        batch: int,
+        routed: bool = False,
+    ) -> None:
+        self._docs = docs
+        self._streams = streams
+        self.lease = lease
         self._batch = batch
+        # Through mongos, an ordered bulk write goes shard after shard, a round trip per
+        # change of shard: there positions are written unordered, then the state.
+        self._routed = routed
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._advanced = asyncio.Event()
-        # Set by this process's writes, so the sequencer looks at once rather than after
-        # its idle pause.
+        # Set by this process's writes, so that an idle poll looks at once.
         self._kick = asyncio.Event()
-        # Positions yet to report, by the version written here.
-        self._waiting: dict[Version, asyncio.Future[int]] = {}
+        self.waiters = Waiters()
+        # This process's place in the log: the stream it reads, the newest state it has
+        # seen, the epoch and position it counts in, where its stream continues, the
+        # positions it has read above the watermark, and the watermark.
+        self._source: Source | None = None
+        self._state = LogState()
+        self._epoch: str | None = None
+        self._last = 0
+        self._resume: Mapping[str, Any] | None = None
+        self._ahead: list[tuple[Version, int]] = []
+        self._watermark = 0
 
     @property
     def advanced(self) -> asyncio.Event:
@@ -105,167 +106,270 @@ class Sequencer:
 
     async def start(self) -> None:
         """Start on first use of the change log (a store opened only for tokens, like
-        `token create`, never watches the stream)."""
+        `token create`, never follows the stream)."""
         if self._task is not None:
             return
         async with self._lock:
             if self._task is not None:
                 return
+            await self._disconnect()  # what an interrupted start left open
             with driver_errors():
-                stream = await self._open_stream()
-            self._task = asyncio.create_task(self._run(stream), name="mongo-sequencer")
+                await self._connect()
+            self._task = asyncio.create_task(self._run(), name="mongo-sequencer")
 
     async def stop(self) -> None:
+        """Stop, handing the lease on (so that a standby need not wait for it to expire)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for waiter in self._waiting.values():
-            if not waiter.done():
-                waiter.set_exception(StoreError("The store was closed"))
-        self._waiting.clear()
+        if self.lease.held():
+            with contextlib.suppress(PyMongoError, TimeoutError):
+                async with asyncio.timeout(self.lease.renew_every):
+                    await self._docs.replace_one(
+                        fence(self._state), self._state.next(holder=None, expires=None).row()
+                    )
+            self.lease.lost()
+        await self._disconnect()
+        self.waiters.fail("The store was closed")
 
-    def expect(self, version: Version) -> asyncio.Future[int]:
-        """The future position of a version about to be written (registered before it is
-        written: the sequencer may reach it before the write returns)."""
-        future = self._waiting[version] = asyncio.get_running_loop().create_future()
-        return future
-
-    def forget(self, version: Version) -> None:
-        """A version ``expect`` was told about was not written after all."""
-        self._waiting.pop(version, None)
+    def status(self) -> str | None:
+        """None while the log is being sequenced, else a one-line reason."""
+        if self._task is None or self._task.done():
+            return "The change log's sequencer is not running"
+        return self.lease.status(self._state, time.monotonic())
 
     def kick(self) -> None:
         """Something was written: look at the stream now."""
         self._kick.set()
 
     async def positions(self, waiters: Mapping[str, asyncio.Future[int]]) -> dict[str, int]:
-        """The log positions of versions just written, once the sequencer reaches them."""
-        if not waiters:
-            return {}
-        done, _ = await asyncio.wait(waiters.values(), timeout=self.timeout)
-        if len(done) < len(waiters):
-            given_up = set(waiters.values())
-            for version in [v for v, w in self._waiting.items() if w in given_up]:
-                del self._waiting[version]
-            running = self._task is not None and not self._task.done()
-            raise StoreError(
-                "Writes were stored but the change log did not record them in time"
-                + ("" if running else ": its sequencer stopped")
-            )
-        return {model_id: waiter.result() for model_id, waiter in waiters.items()}
+        """The log positions of versions just written, once the watermark covers them."""
+        stopped = self._task is None or self._task.done()
+        return await self.waiters.wait(waiters, stopped)
 
-    # -- the stream -----------------------------------------------------------------------
+    # -- following the stream -------------------------------------------------------------
 
-    async def _open_stream(self) -> AsyncChangeStream[Row]:
-        """The documents collection's change stream, from where the sequencer stopped (or
-        from now, after sequencing what no stream will report again)."""
-        state = await self._meta.find_one({"_id": "sequencer"})
-        if state is not None:
-            try:
-                return await self._docs.watch(resume_after=state["token"])
-            except OperationFailure as exc:
-                # ChangeStreamHistoryLost (286) and kin: the oplog no longer reaches back.
-                log.warning("Cannot resume the change stream (%s); sequencing afresh", exc)
-        start = await self._now()
-        stream = await self._docs.watch(start_at_operation_time=start)
-        await self._sequence_unsequenced(position(start))
-        return stream
-
-    async def _now(self) -> Timestamp:
-        """The current cluster time: from a reply's ``operationTime`` on a real server, from
-        the last oplog entry on servers that send none (mongo-java-server)."""
-        reply = await self._db.command("ping")
-        if "operationTime" in reply:
-            now: Timestamp = reply["operationTime"]
-            return now
-        last = await self._client["local"]["oplog.rs"].find_one({}, sort=[("$natural", -1)])
-        return Timestamp(last["ts"].time, last["ts"].inc + 1) if last else Timestamp(0, 1)
-
-    async def _sequence_unsequenced(self, start: int) -> None:
-        """Give every version still without a position one above the watermark (and below
-        ``start``, where the new stream begins)."""
-        cursor = self._docs.find({"seq": None}, {"_id": 1, "ver": 1}).sort("_id")
-        pending = [doc async for doc in cursor]
-        if not pending:
-            return
-        first = max(await watermark(self._meta) + 1, start - len(pending))
-        for offset, doc in enumerate(pending):
-            await self._docs.update_one(
-                {"_id": doc["_id"], "ver": doc["ver"], "seq": None},
-                {"$set": {"seq": first + offset}},
-            )
-        await _raise_watermark(self._meta, first + len(pending) - 1)
-
-    async def _run(self, stream: AsyncChangeStream[Row]) -> None:
+    async def _run(self) -> None:
         idle = self.idle_poll
         while True:
             try:
-                self._kick.clear()
-                events = await self._read_batch(stream)
-                if not events:
-                    idle = await self._pause(idle)
+                if self._source is None and not await self._connect():
+                    await asyncio.sleep(self.lease.renew_every)  # a holder is recovering
                     continue
-                idle = self.idle_poll
-                reached = await self._assign(events)
-                await self._meta.update_one(
-                    {"_id": "sequencer"}, {"$set": {"token": events[-1]["_id"]}}, upsert=True
-                )
-                self._notify(reached)
+                idle = await self._step(idle)
             except asyncio.CancelledError:
-                await stream.close()
+                await self._disconnect()
                 raise
             except PyMongoError:
                 log.exception("The change stream failed; resuming")
-                await asyncio.sleep(1.0)
-                with contextlib.suppress(PyMongoError):
-                    await stream.close()
-                    stream = await self._open_stream()
+                await self._disconnect()
+                await asyncio.sleep(self.retry_pause)
 
-    async def _read_batch(self, stream: AsyncChangeStream[Row]) -> list[Row]:
-        """The events the stream has now, at most one batch of them."""
-        events: list[Row] = []
-        while len(events) < self._batch:
-            event = await stream.try_next()
-            if event is None:
-                break
-            events.append(event)
-        return events
+    async def _connect(self) -> bool:
+        """Open the stream where this process's count goes on: after the last event it read
+        if it counts in the saved state's epoch, else at the state's resume point. Takes
+        the lease if it is free. False: there is nothing to follow yet."""
+        state = await self._refresh()
+        if self.lease.free(state, time.monotonic()):
+            state = await self._claim(state)
+        if self._epoch == state.epoch and self._resume is not None:
+            with contextlib.suppress(OperationFailure):  # no longer in the oplog
+                self._source = await self._streams.open(resume_after=self._resume)
+                return True
+        if state.resumable:
+            try:
+                source = await self._streams.open(resume_after=state.token, start_at=state.start)
+            except OperationFailure as exc:
+                if not self.lease.held():
+                    return False  # the holder recovers
+                log.warning("Cannot resume the change stream (%s); sequencing afresh", exc)
+            else:
+                await self._rebase(source, state)
+                return True
+        return self.lease.held() and await self._recover(state)
+
+    async def _rebase(self, source: Source, state: LogState) -> None:
+        """Count on from ``state`` on ``source``. Writes of this process that the new count
+        will not reach were sequenced already: their positions are read."""
+        self._source, self._epoch, self._last = source, state.epoch, state.pos
+        self._resume, self._ahead, self._watermark = state.token, [], state.pos
+        if self.waiters:
+            keys = sorted({v.key for v in self.waiters.versions()})
+            models = sorted({v.model for v in self.waiters.versions()})
+            query = {"_id": {"$in": keys}, "model": {"$in": models}}
+            stored = {r["_id"]: r async for r in self._docs.find(query, {"seq": 1})}
+            for version in self.waiters.versions():
+                seq = stored.get(version.key, {}).get("seq")
+                # A version replaced since gets its successor's position: at or after it.
+                if seq is not None and seq <= state.pos:
+                    self.waiters.report(version, int(seq))
+        self._moved()
+
+    async def _disconnect(self) -> None:
+        if self._source is not None:
+            with contextlib.suppress(PyMongoError):
+                await self._source.close()
+            self._source = None
+
+    async def _step(self, idle: float) -> float:
+        """Read what the stream has, count it, and write it while holding the lease;
+        returns the next idle pause."""
+        assert self._source is not None
+        self._kick.clear()
+        began = time.monotonic()
+        events = await self._source.batch(self._batch)
+        for event in events:
+            state = state_of(event)
+            if state is not None:
+                self._see(state)
+                continue
+            read, self._last = count([event], self._last)
+            for version, pos in read:
+                if pos <= self._watermark:  # a state read ahead of the stream covers it
+                    self.waiters.report(version, pos)
+                else:
+                    self._ahead.append((version, pos))
+        self._resume = self._source.resume_token or self._resume
+        if self._state.epoch != self._epoch:  # counting restarted elsewhere
+            await self._disconnect()
+            return self.idle_poll
+        if self.lease.free(self._state, time.monotonic()):
+            await self._claim(self._state)
+        if self.lease.held():
+            await self._sequence()
+        if events or time.monotonic() - began >= self.idle_poll:
+            return self.idle_poll
+        return await self._pause(idle)
 
     async def _pause(self, idle: float) -> float:
-        """Wait up to ``idle`` seconds for a local write; returns the next pause. A server
-        that answers at once when there is nothing (the emulator does; MongoDB waits
-        server-side) would otherwise be polled hot."""
+        """Wait up to ``idle`` seconds for a local write; returns the next pause."""
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
         # that arrives as the event is set, and close() would then wait for this task forever.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(idle):
                 await self._kick.wait()
-        # Poll briskly right after a local write, ever slower while idle.
-        return self.idle_poll if self._kick.is_set() else min(idle * 2, self.idle_poll_max)
+        # Poll briskly right after a local write and while local writes wait for their
+        # positions (the holder may be another process), ever slower while idle.
+        if self._kick.is_set() or self.waiters:
+            return self.idle_poll
+        return min(idle * 2, self.idle_poll_max)
 
-    async def _assign(self, events: list[Row]) -> dict[Version, int]:
-        """Give the versions of ``events`` their positions and raise the watermark past
-        them; returns the positions."""
-        reached = _positions_of(events)
-        if reached:
-            await self._docs.bulk_write(
-                [
-                    UpdateOne({"_id": key, "ver": ver, "seq": None}, {"$set": {"seq": pos}})
-                    for (key, ver), pos in reached.items()
-                ],
-                ordered=True,
+    # -- the state --------------------------------------------------------------------------
+
+    def _see(self, state: LogState, read: bool = False) -> None:
+        """A state from the stream (or, ``read``, from the database)."""
+        if not read and state.beat < self._state.beat:
+            return  # older than one already read
+        self._state = state
+        self.lease.observe(state, time.monotonic())
+        if state.epoch == self._epoch and state.pos > self._watermark:
+            self._watermark = state.pos
+            cut = bisect.bisect_right([p for _, p in self._ahead], state.pos)
+            for version, pos in self._ahead[:cut]:
+                self.waiters.report(version, pos)
+            del self._ahead[:cut]
+            self._moved()
+
+    async def _refresh(self) -> LogState:
+        state = await read_state(self._docs)
+        if state is None:
+            # Every store gets one at open, so someone removed it, or the server lost its
+            # data: start a new one, which the next holder recovers.
+            await create_state(self._docs, LogState())
+            state = await read_state(self._docs) or LogState()
+        self._see(state, read=True)
+        return state
+
+    async def _claim(self, state: LogState) -> LogState:
+        """Take the lease over from ``state``, unless the state was written meanwhile."""
+        claim, sent = self.lease.claim(state), time.monotonic()
+        taken = {**STATE_KEY, "term": state.term, "beat": state.beat}
+        if (await self._docs.replace_one(taken, claim.row())).matched_count:
+            self.lease.wrote(claim, sent)
+            self._see(claim, read=True)
+            log.info("This process sequences the change log now (lease term %d)", claim.term)
+            return claim
+        return await self._refresh()
+
+    async def _sequence(self) -> None:
+        """As the holder: write the positions read above the watermark, with the state that
+        covers them, or renew the lease when that is due."""
+        now = time.monotonic()
+        if not self._ahead and not self.lease.due(now):
+            return
+        state = self._state
+        if self._ahead and not self.lease.valid(now):
+            # Past the time it may assume that nobody took over: renew first.
+            if not await self._write([], state.next(expires=self.lease.expiry())):
+                return
+            state = self._state
+        if self._ahead and self._resume is not None:
+            covered = state.next(
+                pos=self._ahead[-1][1], token=self._resume, start=None, expires=self.lease.expiry()
             )
-            # Only our writes move the log's end.
-            await _raise_watermark(self._meta, max(reached.values()))
-        return reached
+        else:
+            covered = state.next(expires=self.lease.expiry())
+        await self._write([assignment(v, p) for v, p in self._ahead], covered)
 
-    def _notify(self, reached: Mapping[Version, int]) -> None:
-        """Wake the readers waiting for the log to move, and the writers of ``reached``."""
+    async def _write(self, assignments: list[UpdateOne], state: LogState) -> bool:
+        """Write positions, then ``state``, in one ordered bulk write, the state fenced on
+        this holder's term. False: the lease was lost (the positions are written anyway:
+        they are the ones the new holder gives)."""
+        # The state upserts, so that when the fence does not match, the insert it turns
+        # into fails on the state's _id: the lost lease comes back as a duplicate-key
+        # error at that operation, in the same round trip.
+        ops: list[UpdateOne | ReplaceOne[Row]] = [
+            *assignments,
+            ReplaceOne(fence(self._state), state.row(), upsert=True),
+        ]
+        sent = time.monotonic()
+        try:
+            if self._routed and assignments:
+                await self._docs.bulk_write(assignments, ordered=False)
+                ops = ops[-1:]
+            await self._docs.bulk_write(ops, ordered=True)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if [(e.get("index"), e.get("code")) for e in errors] != [(len(ops) - 1, 11000)]:
+                raise
+            log.info("This process no longer holds the sequencer's lease")
+            self.lease.lost()
+            await self._refresh()
+            return False
+        self.lease.wrote(state, sent)
+        self._see(state, read=True)
+        return True
+
+    async def _recover(self, state: LogState) -> bool:
+        """As the holder: start a new epoch (see the module's docstring). False: the lease
+        was lost meanwhile."""
+        start = await self._streams.now()
+        source = await self._streams.open(start_at=start)
+        try:
+            highest = max(state.pos, await highest_position(self._docs))
+            base = highest + self._batch if highest else 0
+            pending = await unsequenced(self._docs)
+            recovered = state.next(
+                pos=base + len(pending),
+                token=None,
+                start=start,
+                epoch=uuid.uuid4().hex[:12],
+                expires=self.lease.expiry(),
+            )
+            moves = [assignment(v, base + i) for i, v in enumerate(pending, start=1)]
+            if not await self._write(moves, recovered):
+                await source.close()
+                return False
+        except BaseException:
+            await source.close()
+            raise
+        log.info("Change log sequenced afresh from position %d", recovered.pos)
+        await self._rebase(source, recovered)
+        return True
+
+    def _moved(self) -> None:
+        """Wake the readers waiting for the log to move."""
         self._advanced.set()
         self._advanced = asyncio.Event()
-        for version, pos in reached.items():
-            waiter = self._waiting.pop(version, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(pos)

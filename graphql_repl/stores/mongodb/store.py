@@ -1,7 +1,8 @@
 """The MongoDB store: documents, conflicts and optimistic writes, on PyMongo's async API.
 
 PyMongo's ``AsyncMongoClient`` is the official successor of Motor (end of life May 2026);
-this module uses it directly. The change log's positions come from ``sequencer``.
+this module uses it directly. The change log's positions come from ``sequencer``; what
+``open`` checks and creates is in ``schema``.
 
 Writes are optimistic: one conditional replace per document on the version it was decided
 from (``ver``); a document changed meanwhile is read again and decided again.
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 from bson import encode
 from bson.raw_bson import RawBSONDocument
-from pymongo import ASCENDING, AsyncMongoClient, InsertOne, ReplaceOne
+from pymongo import AsyncMongoClient, InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -30,12 +31,17 @@ from ..tokens import TokenStore
 from ..url import StoreURL
 from .errors import INVALID_URL, UNSTORABLE, driver_errors
 from .filters import compile_filter
-from .sequencer import Row, Sequencer, watermark
+from .lease import Lease, identity
+from .positions import Version
+from .schema import prepare, routed
+from .sequencer import Sequencer
+from .state import watermark
+from .stream import ChangeStreams
 from .tokens import MongoTokens
 
 T = TypeVar("T")
+Row = dict[str, Any]
 
-SCHEMA_VERSION = 1
 DEFAULT_DATABASE = "graphql_repl"
 # Conditional writes retried this many times when other writers keep changing the documents.
 MAX_WRITE_ATTEMPTS = 20
@@ -79,10 +85,15 @@ class _Version:
             raise StoreError(f"{model} {doc.model_id!r} cannot be stored: {exc}") from None
         return cls(doc, key, ver, stored, None if before is None else before["ver"])
 
-    def op(self) -> InsertOne[Any] | ReplaceOne[Any]:
+    @property
+    def version(self) -> Version:
+        return Version(self.key, self.ver)
+
+    def op(self, model: str) -> InsertOne[Any] | ReplaceOne[Any]:
         if self.replaces is None:
             return InsertOne(self.stored)
-        return ReplaceOne({"_id": self.key, "ver": self.replaces}, self.stored)
+        # With the model, the filter holds the whole shard key (see the README).
+        return ReplaceOne({"_id": self.key, "model": model, "ver": self.replaces}, self.stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +108,8 @@ class Applied:
 
 class MongoStore(Store):
     """One database (the URL's path, default ``graphql_repl``) holds every model:
-    ``documents`` (one per document: content or tombstone plus its latest change),
-    ``conflicts``, ``tokens`` and ``meta`` (store identity, watermark, sequencer state)."""
+    ``documents`` (one per document: content or tombstone plus its latest change; and the
+    sequencer's state), ``conflicts``, ``tokens`` and ``meta`` (the store's identity)."""
 
     def __init__(self, url: StoreURL) -> None:
         # The driver reads its own URL: it checks the options too, and names the database
@@ -123,29 +134,20 @@ class MongoStore(Store):
 
     async def open(self) -> None:
         with driver_errors():
-            self._client = AsyncMongoClient(
+            client: AsyncMongoClient[Row] = AsyncMongoClient(
                 self.url.secret, tz_aware=True, uuidRepresentation="standard"
             )
-            self._db = self._client[self.database_name]
-            docs = self._db["documents"]
-            await docs.create_index([("model", ASCENDING), ("seq", ASCENDING)])
-            await docs.create_index([("model", ASCENDING), ("id", ASCENDING)])
-            meta = self._db["meta"]
-            await meta.update_one(
-                {"_id": "store"},
-                {"$setOnInsert": {"store_id": uuid.uuid4().hex[:16], "schema": SCHEMA_VERSION}},
-                upsert=True,
-            )
-            store = await meta.find_one({"_id": "store"})
-            assert store is not None  # just upserted
-            if store["schema"] != SCHEMA_VERSION:
-                raise StoreError(
-                    f"The store has schema version {store['schema']}; "
-                    f"this server expects {SCHEMA_VERSION}"
-                )
-            self.store_id = str(store["store_id"])
-            await meta.update_one({"_id": "watermark"}, {"$setOnInsert": {"pos": 0}}, upsert=True)
-            self._sequencer = Sequencer(self._client, self._db, self.watch_page)
+            try:
+                db = client[self.database_name]
+                docs = db["documents"]
+                streams = ChangeStreams(client, docs)
+                self.store_id = await prepare(client, db, streams, self.url.host)
+            except BaseException:
+                await client.close()  # a store that failed to open holds nothing
+                raise
+            self._client, self._db = client, db
+            lease = Lease(identity())
+            self._sequencer = Sequencer(docs, streams, lease, self.watch_page, routed(client))
 
     async def close(self) -> None:
         if self._sequencer is not None:
@@ -169,7 +171,22 @@ class MongoStore(Store):
 
     async def checkpoint(self, model: str) -> str:
         with driver_errors():
-            return self._encode(await watermark(self._collection("meta")))
+            return self._encode(await watermark(self._collection("documents")))
+
+    async def readiness(self) -> str | None:
+        """Also: the change log is being sequenced (this process holds the sequencer's
+        lease, or follows a holder that renews it)."""
+        reason = await super().readiness()
+        if reason is not None:
+            return reason
+        try:
+            async with asyncio.timeout(self.readiness_timeout):
+                await self._running().start()
+        except TimeoutError:
+            return f"The change stream did not open within {self.readiness_timeout:g} s"
+        except StoreError as exc:
+            return exc.message
+        return self._running().status()
 
     def _doc(self, row: Row) -> StoredDoc:
         return StoredDoc(
@@ -191,7 +208,8 @@ class MongoStore(Store):
     async def _find_keys(self, model: str, ids: Sequence[str], bases: bool) -> list[Row]:
         projection = None if bases else {"bases": 0}
         keys = [_key(model, i) for i in dict.fromkeys(ids)]
-        cursor = self._collection("documents").find({"_id": {"$in": keys}}, projection)
+        query = {"_id": {"$in": keys}, "model": model}
+        cursor = self._collection("documents").find(query, projection)
         return [row async for row in cursor]
 
     async def find(
@@ -213,7 +231,7 @@ class MongoStore(Store):
         with driver_errors():
             # Below the watermark every version has its position: nothing can appear later
             # behind what this read returns.
-            span = self._span(read, await watermark(self._collection("meta")))
+            span = self._span(read, await watermark(self._collection("documents")))
             query = {
                 "model": model,
                 "seq": {"$gt": span.start, "$lte": span.end},
@@ -288,15 +306,15 @@ class MongoStore(Store):
         versions = [_Version.of(model, doc, rows.get(doc.model_id)) for doc in latest.values()]
         sequencer = self._running()
         # Registered before writing: the sequencer may reach a version before this returns.
-        futures = [sequencer.expect((v.key, v.ver)) for v in versions]
+        futures = [sequencer.waiters.expect(v.version) for v in versions]
         try:
-            failed = await self._write(versions)
+            failed = await self._write(model, versions)
         except BaseException:
             for v in versions:
-                sequencer.forget((v.key, v.ver))
+                sequencer.waiters.forget(v.version)
             raise
         for i in failed:
-            sequencer.forget((versions[i].key, versions[i].ver))
+            sequencer.waiters.forget(versions[i].version)
         lost = frozenset(versions[i].doc.model_id for i in failed)
         held = [i for i in range(len(versions)) if i not in failed]
         await self._record_conflicts(
@@ -308,7 +326,7 @@ class MongoStore(Store):
             lost=lost,
         )
 
-    async def _write(self, versions: Sequence[_Version]) -> set[int]:
+    async def _write(self, model: str, versions: Sequence[_Version]) -> set[int]:
         """Write ``versions`` in one ordered bulk write; returns the indexes of those that
         lost to a concurrent writer."""
         if not versions:
@@ -318,7 +336,7 @@ class MongoStore(Store):
         # another writer stops the batch there, and the rest is decided again.
         attempted = len(versions)
         try:
-            result = await docs.bulk_write([v.op() for v in versions], ordered=True)
+            result = await docs.bulk_write([v.op(model) for v in versions], ordered=True)
             matched = result.matched_count
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
@@ -332,7 +350,7 @@ class MongoStore(Store):
         if matched < len(replaced):
             # Some replaces found another version: read back which ones hold ours.
             keys = [versions[i].key for i in replaced]
-            cursor = docs.find({"_id": {"$in": keys}}, {"ver": 1})
+            cursor = docs.find({"_id": {"$in": keys}, "model": model}, {"ver": 1})
             held = {row["_id"]: row["ver"] async for row in cursor}
             failed |= {i for i in replaced if held.get(versions[i].key) != versions[i].ver}
         return failed
