@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..errors import StoreError
 from ..filters import Filter
 from ..models import Document
 from .checkpoints import decode_checkpoint, encode_checkpoint, page_of
@@ -138,6 +139,21 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+    async def readiness(self) -> str | None:
+        """None when the store can serve requests, else why not (one line, safe to show):
+        here, whether it answers a cheap read. Backends with more to check (a sequencer
+        running) extend it."""
+        try:
+            await self.checkpoint("")
+        except StoreError as exc:
+            return exc.message
+        return None
+
+    def gauges(self) -> Mapping[str, float]:
+        """Measurements of the backend's own machinery, by name (the metrics export each as
+        ``graphql_repl_store_<name>``); none here."""
+        return {}
 
     @abc.abstractmethod
     async def checkpoint(self, model: str) -> str:
