@@ -47,8 +47,10 @@ class BadInput(ReplError):
 
 
 class UnknownModel(BadInput):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Unknown model {name!r}")
+    """``hint`` follows the message: the name that was likely meant, if any."""
+
+    def __init__(self, name: str, hint: str = "") -> None:
+        super().__init__(f"Unknown model {name!r}{hint}")
         self.name = name
 
 

@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from .errors import InvalidDocument, UnknownModel
+from .wording import did_you_mean
 
 Document = dict[str, Any]
 
@@ -288,7 +289,7 @@ class Registry:
         try:
             return self._models[name]
         except KeyError:
-            raise UnknownModel(name) from None
+            raise UnknownModel(name, did_you_mean(name, self._models)) from None
 
     def __iter__(self) -> Iterator[Model]:
         return iter(self._models.values())
