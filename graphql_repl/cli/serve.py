@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from .startup import check_file, listening_socket, new_store, open_store, shown
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+log = logging.getLogger(__name__)
 
 
 @click.command(
@@ -74,20 +77,29 @@ def serve(
     server = _Server(config, app.state.repository)
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(server.start(sock, settings, debug_wanted(ctx)))
+            runner.run(server.start(sock, settings, log_format, debug_wanted(ctx)))
     finally:
         sock.close()
 
 
-def _banner(settings: Settings, sock: socket.socket) -> None:
-    """Where the server is, once it is sure to start: the store, the URLs, a token hint."""
+def _banner(settings: Settings, sock: socket.socket, log_format: str) -> None:
+    """Where the server is, once it is sure to start: the store, the URLs, a token hint
+    (in a JSON log, one line of it, so that every line of stderr is JSON)."""
     port = sock.getsockname()[1]
     base = f"http://{settings.host}:{port}"
     store = shown(settings.store)
-    click.echo(f"graphql-repl {__version__} serving {store}", err=True)
-    click.echo(f"GraphiQL: {base}/graphql", err=True)
-    click.echo(f"Demo app: {base}/demo/", err=True)
-    click.echo(f"Get a token: graphql-repl token create --role admin --store {store}", err=True)
+    lines = {
+        "serving": f"graphql-repl {__version__} serving {store}",
+        "graphiql": f"GraphiQL: {base}/graphql",
+        "demo": f"Demo app: {base}/demo/",
+        "hint": f"Get a token: graphql-repl token create --role admin --store {store}",
+    }
+    if log_format == "json":
+        fields = {"store": store, "graphql": f"{base}/graphql", "demo": f"{base}/demo/"}
+        log.info(lines["serving"], extra={"event": "serve.start", **fields})
+        return
+    for line in lines.values():
+        click.echo(line, err=True)
 
 
 def _uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvicorn.Config:
@@ -129,12 +141,14 @@ class _Server(uvicorn.Server):
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
 
-    async def start(self, sock: socket.socket, settings: Settings, debug: bool) -> None:
+    async def start(
+        self, sock: socket.socket, settings: Settings, log_format: str, debug: bool
+    ) -> None:
         """Open the store (a failure ends here, before anything is printed), say where the
         server is, and serve on ``sock`` until stopped."""
         await open_store(self.repository, settings, debug=debug)
         try:
-            _banner(settings, sock)
+            _banner(settings, sock, log_format)
             await self.serve([sock])
         finally:
             await self.repository.close()
