@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..events import Event
+from ..wording import plural
 
 OK = "ok"
 
@@ -77,7 +78,8 @@ class WebSocketClosed(Event):
     def message(self) -> str:
         return (
             f"WebSocket connection from {self.client} closed by the {self.closed_by} "
-            f"({self.code}) after {self.seconds:.1f} s, {self.subscriptions} subscriptions"
+            f"({self.code}) after {self.seconds:.1f} s, {self.subscriptions} "
+            f"{plural(self.subscriptions, 'subscription')}"
         )
 
 

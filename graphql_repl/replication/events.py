@@ -36,7 +36,6 @@ class ConflictRecorded(Event):
     """An update that could not be applied or merged: nothing written, the conflict kept."""
 
     kind = "replication.conflict"
-    level = logging.WARNING
 
     model: str
     model_id: str
