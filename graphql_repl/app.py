@@ -45,7 +45,8 @@ def create_app(
     metrics = Metrics(repository)
 
     async def health(request: Request) -> Response:
-        await repository.ping()
+        # Liveness: the process answers. Whether the store does is /ready's question (a
+        # probe that restarts servers must not restart them all while a database is down).
         return JSONResponse({"status": "ok"})
 
     @contextlib.asynccontextmanager

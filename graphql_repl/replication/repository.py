@@ -66,10 +66,6 @@ class Repository:
         """The store's access tokens."""
         return self.store.tokens
 
-    async def ping(self) -> None:
-        """Raise ``StoreError`` unless the store answers."""
-        await self.store.checkpoint("")
-
     def stop_feeds(self) -> None:
         """Complete every changeFeed subscription (a server that is stopping calls this
         before it closes connections, so subscribers see a normal completion)."""
