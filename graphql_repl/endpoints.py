@@ -28,6 +28,7 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def routes(repository: Repository, metrics: Metrics) -> list[Route]:
+    """``/``, ``/ready`` and ``/metrics`` of the server over ``repository``."""
     settings = repository.settings
     timeout = settings.connect_timeout
 

@@ -32,14 +32,20 @@ class Written(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class ConflictRecorded(Event):
-    """An update that could not be applied or merged: nothing written, the conflict kept."""
-
-    kind = "replication.conflict"
+class _OnDocument(Event):
+    """An event about one document of a model (in the caller's ids and tenant)."""
 
     model: str
     model_id: str
     tenant: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictRecorded(_OnDocument):
+    """An update that could not be applied or merged: nothing written, the conflict kept."""
+
+    kind = "replication.conflict"
+
     conflict_fields: tuple[str, ...]
 
     def message(self) -> str:
@@ -48,12 +54,9 @@ class ConflictRecorded(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class ConflictResolved(Event):
+class ConflictResolved(_OnDocument):
     kind = "replication.resolved"
 
-    model: str
-    model_id: str
-    tenant: str | None
     using: str
 
     def message(self) -> str:
