@@ -21,7 +21,7 @@ class Operation(Event):
     ``outcome`` is ``ok`` or the contract error code of its first error; ``outcomes``
     has one per root field (the metrics count those); ``auth_failure`` says why a token
     was not good enough (``missing``, ``unknown``, ``revoked``, ``expired``, ``forbidden``...);
-    ``events`` is how many results a subscription sent."""
+    ``events`` is how many results a subscription sent without errors."""
 
     kind = "graphql.operation"
 

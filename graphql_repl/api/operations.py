@@ -80,7 +80,7 @@ class OperationLog(SchemaExtension):
         super().__init__(execution_context=execution_context)
         self.roots = roots
         self.codes: dict[str | None, str] = {}  # first code per response key (None: all)
-        self.results = 0
+        self.results = 0  # results sent without errors (a subscription's events)
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -99,8 +99,10 @@ class OperationLog(SchemaExtension):
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         # WebSocket: each result goes out here (a subscription's events, one by one).
-        self.results += 1
-        self._collect(result)
+        if getattr(result, "errors", None):
+            self._collect(result)
+        else:
+            self.results += 1
         yield
 
     def _collect(self, result: Any) -> None:
