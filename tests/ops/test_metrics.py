@@ -4,6 +4,7 @@ each app has a registry of its own."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +14,7 @@ from servers import Server, ServerFactory
 from starlette.applications import Starlette
 
 from graphql_repl.app import create_app
+from graphql_repl.auth import create_token
 from graphql_repl.settings import Settings
 
 from .helpers import base_url, scrape, scrape_until, value
@@ -132,3 +134,22 @@ async def test_each_app_has_a_registry_of_its_own() -> None:
         for app in apps
     ]
     assert counted == [1.0, None]
+
+
+async def test_a_resync_answer_is_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(Settings(store="sqlite:///:memory:"))
+    repository = app.state.repository
+    async with repository, client_of(app, "127.0.0.1") as client:
+        token = await create_token(repository.tokens, "replicator")
+        query = 'query Again { changes(model: "Note", since: "another-store-5") { hasMore } }'
+        with caplog.at_level(logging.INFO, logger="graphql_repl.api.events"):
+            body = (
+                await client.post(
+                    "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+                )
+            ).json()
+    assert body["errors"][0]["extensions"]["resync"] is True
+    (line,) = [r for r in caplog.records if getattr(r, "operation_name", None) == "Again"]
+    assert getattr(line, "resync", None) is True
+    assert getattr(line, "outcome", None) == "BAD_USER_INPUT"
+    assert app.state.metrics.registry.get_sample_value("graphql_repl_resyncs_total") == 1
