@@ -1,5 +1,6 @@
 """The ASGI application: GraphQL over HTTP and WebSocket on /graphql, /health, the demo
-app at /demo/, and the limits and CORS rules in front of them."""
+app at /demo/, the operators' endpoints (/, /ready, /metrics), and the limits and CORS
+rules in front of them."""
 
 from __future__ import annotations
 
@@ -12,25 +13,40 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from . import web
+from . import endpoints, web
 from .api.http import GraphQLApp
 from .demo import demo_registry
+from .metrics import Metrics
 from .middleware import middleware
 from .models import Registry
 from .replication import Repository
 from .settings import Settings
+from .stores import Store
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Starlette:
-    """The server for ``settings`` (a fresh ``Settings.from_env()`` by default)."""
+def create_app(
+    settings: Settings | None = None,
+    registry: Registry | None = None,
+    *,
+    store: Store | None = None,
+) -> Starlette:
+    """The server for ``settings`` (a fresh ``Settings.from_env()`` by default), on
+    ``store`` when given (else the one ``settings`` name)."""
     settings = settings or Settings.from_env()
-    repository = Repository.from_settings(settings, registry or demo_registry())
+    registry = registry or demo_registry()
+    repository = (
+        Repository(store, registry, settings)
+        if store is not None
+        else Repository.from_settings(settings, registry)
+    )
     graphql = GraphQLApp(repository)
+    metrics = Metrics(repository)
 
     async def health(request: Request) -> Response:
-        await repository.ping()
+        # Liveness: the process answers. Whether the store does is /ready's question (a
+        # probe that restarts servers must not restart them all while a database is down).
         return JSONResponse({"status": "ok"})
 
     @contextlib.asynccontextmanager
@@ -48,9 +64,11 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *web.routes(),
+            *endpoints.routes(repository, metrics),
         ],
         lifespan=lifespan,
         middleware=middleware(settings),
     )
     app.state.repository = repository
+    app.state.metrics = metrics
     return app

@@ -115,16 +115,23 @@ class Authenticator:
     async def authenticate(self, token: str) -> Principal | None:
         """The principal ``token`` stands for, or None for a malformed, unknown, revoked
         or expired token."""
+        verdict = await self.check(token)
+        return verdict if isinstance(verdict, Principal) else None
+
+    async def check(self, token: str) -> Principal | str:
+        """The principal ``token`` stands for, or why it is refused: ``malformed``,
+        ``unknown`` (no such token, or a wrong secret), ``revoked``, ``expired``, or
+        ``invalid_jwt``."""
         if token.count(".") == 2 and self.jwt_secret is not None:
-            return self._from_jwt(token)
+            return self._from_jwt(token) or "invalid_jwt"
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
-            return None
+            return "malformed"
         record = await self._record(parts[1], max_age=0.0)
         if record is None or not hmac.compare_digest(record.secret_hash, _hash(parts[2])):
-            return None
+            return "unknown"
         if not record.active(time.time()):
-            return None
+            return "revoked" if record.revoked_at is not None else "expired"
         return Principal(record.token_id, record.role, record.tenant, record.expires_at)
 
     async def still_valid(self, principal: Principal) -> bool:

@@ -14,6 +14,7 @@
     ├── NotFound              NOT_FOUND: the document or conflict does not exist
     ├── FeedOverflow          INTERNAL_SERVER_ERROR: a subscriber fell too far behind
     ├── StoreError            INTERNAL_SERVER_ERROR: the store failed; the message is safe to show
+    │   └── MissingDriver     the store's driver is not installed (``extra``: what installs it)
     └── RemoteError           a request to a remote server failed (``remote/``); ``url``,
         │                     and ``code``: the server's ``extensions.code`` when it gave one
         ├── TransientError    may succeed if retried: connection refused or reset, timeout,
@@ -46,8 +47,10 @@ class BadInput(ReplError):
 
 
 class UnknownModel(BadInput):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Unknown model {name!r}")
+    """``hint`` follows the message: the name that was likely meant, if any."""
+
+    def __init__(self, name: str, hint: str = "") -> None:
+        super().__init__(f"Unknown model {name!r}{hint}")
         self.name = name
 
 
@@ -99,6 +102,20 @@ class FeedOverflow(ReplError):
 
 class StoreError(ReplError):
     pass
+
+
+class MissingDriver(StoreError):
+    """The driver of a store's backend is not installed; ``extra`` is the package extra
+    that installs it (``pip install graphql-repl[<extra>]``)."""
+
+    def __init__(self, scheme: str, driver: str, extra: str | None) -> None:
+        install = f": pip install 'graphql-repl[{extra}]'" if extra else ""
+        local = f" (in a clone of the repository: pip install -e '.[{extra}]')" if extra else ""
+        super().__init__(
+            f"The {scheme} store needs {driver}, which is not installed{install}{local}"
+        )
+        self.driver = driver
+        self.extra = extra
 
 
 class RemoteError(ReplError):

@@ -21,13 +21,19 @@ from __future__ import annotations
 
 import enum
 import importlib
+import importlib.util
 import math
+import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .errors import InvalidDocument, UnknownModel
+from .wording import did_you_mean
 
 Document = dict[str, Any]
 
@@ -225,14 +231,46 @@ def _json_safe(value: Any) -> bool:
     return False
 
 
+def load_module(spec: str) -> ModuleType:
+    """The module ``spec`` names: a ``.py`` file's path, or a module name, looked up on
+    ``sys.path`` and then in the current directory (console scripts do not search it)."""
+    if spec.endswith(".py") or os.sep in spec:
+        path = Path(spec).expanduser().absolute()
+        if not path.is_file():
+            raise ImportError(f"no file {path}")
+        loader = importlib.util.spec_from_file_location(path.stem, path)
+        if loader is None or loader.loader is None:
+            raise ImportError(f"cannot load {path} as a module")
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[path.stem] = module
+        loader.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        here = os.getcwd()
+        if exc.name != spec.partition(".")[0] or here in sys.path:
+            raise
+        sys.path.append(here)
+        try:
+            return importlib.import_module(spec)
+        except ModuleNotFoundError as again:
+            if again.name != exc.name:
+                raise
+            raise ModuleNotFoundError(
+                f"no module named {spec!r} on the path or in {here}", name=exc.name
+            ) from None
+
+
 class Registry:
     """The models a server serves, by name."""
 
     @classmethod
     def from_module(cls, module_name: str) -> Registry:
         """The models declared in a module: its ``MODELS`` sequence if it has one, else
-        every ``Model`` defined at its top level."""
-        module = importlib.import_module(module_name)
+        every ``Model`` defined at its top level. ``module_name`` is a module's name (one in
+        the current directory is found too) or the path of a ``.py`` file."""
+        module = load_module(module_name)
         declared = getattr(module, "MODELS", None)
         if declared is None:
             declared = [v for v in vars(module).values() if isinstance(v, Model)]
@@ -251,7 +289,7 @@ class Registry:
         try:
             return self._models[name]
         except KeyError:
-            raise UnknownModel(name) from None
+            raise UnknownModel(name, did_you_mean(name, self._models)) from None
 
     def __iter__(self) -> Iterator[Model]:
         return iter(self._models.values())

@@ -45,6 +45,12 @@ class Settings:
     # Changes queued for one changeFeed subscriber before it is cut off as too slow
     # (it can resubscribe from its last checkpoint).
     feed_max_pending: int = 10_000
+    # Seconds a store on a server (MongoDB) may take to connect before an operation gives
+    # up: start-up fails within it, and /ready answers within it.
+    connect_timeout: float = 10.0
+    # A bearer token that GET /metrics requires; unset, /metrics answers only clients on
+    # the loopback interface.
+    metrics_token: str | None = field(default=None, repr=False)
 
     # -- security: who may connect, and how much one request may ask for -------------
     # Browser origins allowed to call the API cross-origin (CORS); none by default.
@@ -100,6 +106,7 @@ class Settings:
             "ws_ping_interval",
             "ws_ping_timeout",
             "keep_alive_interval",
+            "connect_timeout",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds")

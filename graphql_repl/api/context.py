@@ -11,6 +11,7 @@ from ..errors import Unauthenticated
 from ..models import Registry
 from ..replication import LocalModel, Repository, View
 from ..settings import Settings
+from .connections import Connection
 from .fanout import SharedEvents
 
 
@@ -25,6 +26,12 @@ class Context:
     connection_params: dict[str, Any] | None = field(default=None)
     # Subscriptions open on this WebSocket connection.
     subscriptions: int = 0
+    # The caller's address (host:port), for the logs.
+    client: str | None = None
+    # Why the token the request (or connection) presented was refused, if it was.
+    refusal: str | None = None
+    # The WebSocket connection this context serves (None on HTTP).
+    connection: Connection | None = None
 
     @property
     def settings(self) -> Settings:

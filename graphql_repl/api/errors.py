@@ -49,6 +49,16 @@ def to_contract(error: GraphQLError) -> GraphQLError:
     )
 
 
+def code_of(error: GraphQLError) -> str:
+    """The contract code ``error`` has, or ``to_contract`` gives it."""
+    if error.extensions and isinstance(error.extensions.get("code"), str):
+        return str(error.extensions["code"])
+    original = error.original_error
+    if isinstance(original, ReplError):
+        return original.code
+    return "BAD_USER_INPUT" if original is None or error.path is None else "INTERNAL_SERVER_ERROR"
+
+
 def is_contract_error(error: GraphQLError) -> bool:
     return bool(error.extensions and "code" in error.extensions)
 

@@ -20,10 +20,12 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 
 from .. import web
-from ..auth import Authenticator, Principal
+from ..auth import Authenticator, Principal, token_id_of
 from ..replication import Repository
+from .connections import client_of, connection_of, tracked
 from .context import Context, bearer, header_token
 from .errors import error_body
+from .events import TokenRefused
 from .fanout import SharedEvents
 from .schema import build_schema
 
@@ -106,6 +108,9 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await tracked(super().__call__, scope, receive, send, self.repository.events)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -131,13 +136,17 @@ class GraphQLApp(GraphQL[Context, None]):
         page = web.graphiql_html()
         return HTMLResponse(page) if page is not None else await super().render_graphql_ide(request)
 
-    async def _principal(self, token: str | None) -> Principal | None:
-        return None if token is None else await self.authenticator.authenticate(token)
-
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         token = bearer(request.headers.get("authorization"))
+        verdict = None if token is None else await self.authenticator.check(token)
         return Context(
-            self.repository, self.events, self.authenticator, await self._principal(token)
+            self.repository,
+            self.events,
+            self.authenticator,
+            verdict if isinstance(verdict, Principal) else None,
+            client=client_of(request.scope),
+            refusal=verdict if isinstance(verdict, str) else None,
+            connection=connection_of(request.scope),
         )
 
     async def on_ws_connect(self, context: Context) -> None:
@@ -148,9 +157,18 @@ class GraphQLApp(GraphQL[Context, None]):
         if token is None and isinstance(params.get("token"), str):
             token = params["token"]
         if token is not None:
-            principal = await self._principal(token)
-            if principal is None:
+            verdict = await self.authenticator.check(token)
+            if not isinstance(verdict, Principal):
+                self.repository.events.emit(TokenRefused(verdict, _token_id(token), context.client))
                 raise ConnectionRejectionError(
                     {"message": "Unknown, revoked or expired token", "code": "UNAUTHENTICATED"}
                 )
-            context.principal = principal
+            context.principal = verdict
+            if context.connection is not None:
+                context.connection.principal = verdict
+
+
+def _token_id(token: str) -> str | None:
+    """The id of one of our tokens, for the logs (never the secret); None for others."""
+    token_id = token_id_of(token)
+    return token_id if token_id != token else None

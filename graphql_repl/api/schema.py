@@ -26,6 +26,7 @@ from .errors import ContractErrors
 from .fanout import SharedEventExecutor
 from .fixed_fields import FixedMutation, FixedQuery, FixedSubscription
 from .model_types import model_types
+from .operations import OperationLog, RootFields
 from .push_rows import PushRowScreen
 from .sync_fields import sync_fields
 from .typed_fields import typed_fields
@@ -87,6 +88,7 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
     query_fields: dict[str, Any] = {}
     mutation_fields: dict[str, Any] = {}
     subscription_fields: dict[str, Any] = {}
+    typed_models: dict[str, str] = {}  # typed root field -> its model
     for model in registry:
         types = model_types(model)
         queries, mutations = typed_fields(types)
@@ -94,6 +96,9 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
         query_fields.update(queries, **pull)
         mutation_fields.update(mutations, **push)
         subscription_fields.update(stream)
+        for fields in (queries, mutations, pull, push, stream):
+            typed_models.update(dict.fromkeys(fields, model.name))
+    roots = RootFields()
     query = strawberry.type(
         type("Query", (FixedQuery,), query_fields),
         name="Query",
@@ -112,12 +117,14 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
         description="Live feeds over WebSocket (graphql-transport-ws or graphql-ws): the change "
         "feed of any model, and a typed stream per model.",
     )
-    return Schema(
+    schema = Schema(
         query=query,
         mutation=mutation,
         subscription=subscription,
         # Clients send the same few documents over and over: parse and validate each once.
         extensions=[
+            # First: it times the others, and sees errors once they have their codes.
+            functools.partial(OperationLog, roots=roots),
             ContractErrors,
             PushRowScreen,
             functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
@@ -130,3 +137,6 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
         ],
         execution_context_class=SharedEventExecutor,
     )
+    # graphql-core's schema, which Strawberry builds: the one list of the root fields.
+    roots.fill(schema._schema, typed_models)
+    return schema

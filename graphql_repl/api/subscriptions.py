@@ -30,6 +30,8 @@ async def counted(
     """``events`` rendered for GraphQL, counted as one of the connection's subscriptions
     while open."""
     context.subscriptions += 1
+    if context.connection is not None:
+        context.connection.served += 1
     try:
         async for event in events:
             yield render(event)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from dataclasses import dataclass
@@ -20,19 +19,16 @@ import orjson
 
 from ..replication import Resolution
 from ..replication.types import MAX_PAGE_SIZE
-from .options import log_level_option
-from .report import (
+from .exits import (
     EXIT_CONFLICTS,
-    EXIT_ERROR,
     EXIT_INTERRUPTED,
-    EXIT_OK,
     EXIT_REFUSED,
     EXIT_REJECTED,
     EXIT_UNAVAILABLE,
-    EXIT_USAGE,
-    fail,
-    report,
+    CommandWithExitCodes,
 )
+from .options import log_format_option, log_level_option
+from .report import fail, report
 
 if TYPE_CHECKING:
     from ..remote import JobOptions, RemoteModel, ReplicationJob, Retry, Summary
@@ -40,9 +36,8 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 1000
 ON_CONFLICT = {"report": None, "source": Resolution.SOURCE, "target": Resolution.TARGET}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-NOISY_LOGGERS = ("httpx", "httpcore", "gql", "websockets")  # a line per request at INFO
 
-REPLICATE_HELP = f"""Copy model NAME from the server at --source to the one at --target.
+REPLICATE_HELP = """Copy model NAME from the server at --source to the one at --target.
 
 \b
 URLs are server base URLs (http://127.0.0.1:8000) or their /graphql endpoints. Changes are
@@ -57,21 +52,21 @@ come, until SIGINT or SIGTERM (it stops after the batch being pushed).
 \b
 Tokens need the replicator (or admin) role on their server; they can also come from
 GRAPHQL_REPL_TOKEN, GRAPHQL_REPL_SOURCE_TOKEN and GRAPHQL_REPL_TARGET_TOKEN.
-
-\b
-Exit codes:
-  {EXIT_OK}    done (with --live: stopped by SIGINT/SIGTERM)
-  {EXIT_ERROR}    unexpected error
-  {EXIT_USAGE}    bad arguments, or a state file that cannot be used
-  {EXIT_CONFLICTS}    done, but conflicts remain unresolved on the target (ids listed)
-  {EXIT_REFUSED}    refused: wrong token, no permission, unknown model, bad input
-  {EXIT_UNAVAILABLE}    a server stayed unreachable or failing: gave up after --retries
-  {EXIT_REJECTED}    done, but the target rejected some updates (ids listed)
-  {EXIT_INTERRUPTED}  a one-shot run stopped by SIGINT/SIGTERM before it finished
 """
 
 
-@click.command(help=REPLICATE_HELP, short_help="Replicate a model from one server to another.")
+@click.command(
+    cls=CommandWithExitCodes,
+    exit_codes=(
+        EXIT_CONFLICTS,
+        EXIT_REFUSED,
+        EXIT_UNAVAILABLE,
+        EXIT_REJECTED,
+        EXIT_INTERRUPTED,
+    ),
+    help=REPLICATE_HELP,
+    short_help="Replicate a model from one server to another.",
+)
 @click.option("--source", required=True, metavar="URL", help="The server to copy from.")
 @click.option("--target", required=True, metavar="URL", help="The server to copy to.")
 @click.option("--model", required=True, metavar="NAME", help="The model to copy.")
@@ -121,6 +116,7 @@ Exit codes:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @log_level_option
+@log_format_option
 @click.pass_context
 def replicate(
     ctx: click.Context,
@@ -141,12 +137,14 @@ def replicate(
     timeout: float,
     as_json: bool,
     log_level: str,
+    log_format: str,
 ) -> None:
     """Run ``graphql-repl replicate`` (its help is ``REPLICATE_HELP``) and exit with the
     code its outcome calls for."""
+    from ..logs import configure_logging
     from ..remote import JobOptions, Retry
 
-    _log_to_stderr(log_level)
+    configure_logging(log_level, log_format)
     retry = Retry(attempts=retries)
     ends = _remote_models(
         _Side(source, model, source_token or token),
@@ -168,14 +166,6 @@ def replicate(
     except (Exception, KeyboardInterrupt) as exc:
         fail(ctx, exc)
     ctx.exit(report(summary, as_json, live))
-
-
-def _log_to_stderr(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
-    )
-    for noisy in NOISY_LOGGERS:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ stderr and the exit code of what ended it (one table)."""
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -12,21 +13,23 @@ import click
 import orjson
 
 from ..errors import PermanentError, StateError, TransientError
+from ..wording import plural
+from .exits import (
+    EXIT_CONFLICTS,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_REJECTED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+)
+from .failures import debug_wanted
 
 if TYPE_CHECKING:
     from ..remote import Summary
 
 log = logging.getLogger(__name__)
-
-# Also listed in replicate's --help and in the README.
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_CONFLICTS = 3
-EXIT_REFUSED = 4
-EXIT_UNAVAILABLE = 5
-EXIT_REJECTED = 6
-EXIT_INTERRUPTED = 130
 
 
 def report(summary: Summary, as_json: bool, live: bool) -> int:
@@ -53,22 +56,26 @@ def _outcome(summary: Summary, live: bool) -> int:
 def _print_summary(summary: Summary) -> None:
     rate = summary.read / summary.seconds if summary.seconds > 0 else 0.0
     click.echo(
-        f"{summary.label}: {summary.read:,} changes in {summary.seconds:.1f} s "
+        f"{summary.label}: {summary.read:,} {plural(summary.read, 'change')} in "
+        f"{summary.seconds:.1f} s "
         f"({rate:,.0f} docs/s): {summary.counts_text()}"
     )
     if summary.resynced:
         click.echo("The source could not continue from the stored checkpoint: copied it all.")
     if summary.resolved:
-        click.echo(f"{summary.resolved:,} conflicts resolved on the target.")
+        resolved = summary.resolved
+        click.echo(f"{resolved:,} {plural(resolved, 'conflict')} resolved on the target.")
     if summary.conflicts:
+        left = len(summary.conflicts)
         click.echo(
-            f"{len(summary.conflicts):,} conflicts left unresolved on the target: "
+            f"{left:,} {plural(left, 'conflict')} left unresolved on the target: "
             f"{_ids(summary.conflicts)} (resolve them with resolveConflict, or run again "
             "with --on-conflict source|target)"
         )
     if summary.rejected:
         click.echo(
-            f"{len(summary.rejected):,} updates rejected by the target: {_ids(summary.rejected)}"
+            f"{len(summary.rejected):,} {plural(len(summary.rejected), 'update')} rejected by "
+            f"the target: {_ids(summary.rejected)}"
         )
     if summary.stopped:
         click.echo("Stopped; the checkpoints of everything applied are stored.")
@@ -87,7 +94,8 @@ def _gave_up(exc: TransientError) -> str:
 
 def _unexpected(exc: Exception) -> str:
     log.debug("replicate failed", exc_info=exc)
-    return f"unexpected error: {type(exc).__name__}: {exc}"
+    hint = "" if debug_wanted() else " (run with --debug for the traceback)"
+    return f"unexpected error: {type(exc).__name__}: {exc}{hint}"
 
 
 # A failed run's exit code and message, by what ended it: the nearest of its classes here
@@ -106,5 +114,7 @@ def fail(ctx: click.Context, exc: BaseException) -> NoReturn:
     """Print what ended the run as one line on stderr, and exit with its code."""
     nearest = next(cls for cls in type(exc).__mro__ if cls in FAILURES)
     code, describe = FAILURES[nearest]
+    if debug_wanted(ctx):
+        traceback.print_exception(exc)
     click.echo(f"Error: {describe(exc)}", err=True)
     ctx.exit(code)

@@ -14,17 +14,29 @@ import uvicorn
 from .. import __version__
 from ..replication import Repository
 from ..settings import Settings
-from .options import log_level_option, registry_of, settings_of, store_option
+from .exits import EXIT_LISTEN, EXIT_STORE, EXIT_UNAVAILABLE, CommandWithExitCodes
+from .failures import debug_wanted
+from .options import log_format_option, log_level_option, registry_of, settings_of, store_option
+from .startup import check_file, listening_socket, new_store, open_store, shown
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+log = logging.getLogger(__name__)
 
-@click.command()
+
+@click.command(
+    cls=CommandWithExitCodes,
+    exit_codes=(EXIT_UNAVAILABLE, EXIT_STORE, EXIT_LISTEN),
+)
 @store_option
 @click.option("--host", help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 8000).")
-@click.option("--models", help="Module declaring the models to serve (default: the demo models).")
+@click.option(
+    "--models",
+    help="Module declaring the models to serve: a module name (the current directory is "
+    "searched too) or a .py file. Default: the demo models.",
+)
 @click.option(
     "--cors-origin",
     "cors_origins",
@@ -34,34 +46,60 @@ if TYPE_CHECKING:
     "repeat for several. Default: none (also GRAPHQL_REPL_CORS_ORIGINS, comma-separated).",
 )
 @log_level_option
+@log_format_option
+@click.pass_context
 def serve(
+    ctx: click.Context,
     store: str | None,
     host: str | None,
     port: int | None,
     models: str | None,
     cors_origins: tuple[str, ...],
     log_level: str,
+    log_format: str,
 ) -> None:
     """Serve GraphQL on /graphql (GraphiQL in a browser), WebSocket subscriptions, /health,
-    and the demo app on /demo/. Limits and other settings: GRAPHQL_REPL_* variables
-    (see the README)."""
+    /ready, /metrics, and the demo app on /demo/. Limits and other settings:
+    GRAPHQL_REPL_* variables (see the README)."""
     from ..app import create_app
+    from ..logs import configure_logging
 
+    configure_logging(log_level, log_format)
     settings = settings_of(
         store=store, host=host, port=port, models=models, cors_origins=cors_origins or None
     )
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    app = create_app(settings, registry_of(settings.models))
-    url = f"http://{settings.host}:{settings.port}/graphql"
-    click.echo(f"graphql-repl {__version__} serving {settings.store_display}", err=True)
-    click.echo(f"GraphiQL: {url}", err=True)
-    click.echo(
-        f"Get a token: graphql-repl token create --role admin --store {settings.store_display}",
-        err=True,
-    )
-    _Server(_uvicorn_config(app, settings, log_level), app.state.repository).run()
+    registry = registry_of(settings.models)
+    store_object = new_store(settings)
+    check_file(settings.store, create=True)
+    sock = listening_socket(settings.host, settings.port)
+    app = create_app(settings, registry, store=store_object)
+    config = _uvicorn_config(app, settings, log_level)
+    server = _Server(config, app.state.repository)
+    try:
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(server.start(sock, settings, log_format, debug_wanted(ctx)))
+    finally:
+        sock.close()
+
+
+def _banner(settings: Settings, sock: socket.socket, log_format: str) -> None:
+    """Where the server is, once it is sure to start: the store, the URLs, a token hint
+    (in a JSON log, one line of it, so that every line of stderr is JSON)."""
+    port = sock.getsockname()[1]
+    base = f"http://{settings.host}:{port}"
+    store = shown(settings.store)
+    lines = {
+        "serving": f"graphql-repl {__version__} serving {store}",
+        "graphiql": f"GraphiQL: {base}/graphql",
+        "demo": f"Demo app: {base}/demo/",
+        "hint": f"Get a token: graphql-repl token create --role admin --store {store}",
+    }
+    if log_format == "json":
+        fields = {"store": store, "graphql": f"{base}/graphql", "demo": f"{base}/demo/"}
+        log.info(lines["serving"], extra={"event": "serve.start", **fields})
+        return
+    for line in lines.values():
+        click.echo(line, err=True)
 
 
 def _uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvicorn.Config:
@@ -70,6 +108,10 @@ def _uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvico
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        # Our logging is configured already: uvicorn logs through it, on stderr, in
+        # --log-format. One line per GraphQL operation says more than an access line.
+        log_config=None,
+        access_log=log_level == "debug",
         timeout_graceful_shutdown=5,
         # Keep idle HTTP connections longer than clients keep them in their pools
         # (httpx: 5 s, uvicorn's own default too): with equal timeouts a client can
@@ -98,6 +140,18 @@ class _Server(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def start(
+        self, sock: socket.socket, settings: Settings, log_format: str, debug: bool
+    ) -> None:
+        """Open the store (a failure ends here, before anything is printed), say where the
+        server is, and serve on ``sock`` until stopped."""
+        await open_store(self.repository, settings, debug=debug)
+        try:
+            _banner(settings, sock, log_format)
+            await self.serve([sock])
+        finally:
+            await self.repository.close()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._draining or self._loop is None:

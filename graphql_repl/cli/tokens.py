@@ -14,7 +14,10 @@ import orjson
 
 from ..auth import ROLES, create_token, token_id_of
 from ..errors import ReplError
+from .exits import EXIT_STORE, EXIT_UNAVAILABLE, CommandWithExitCodes
+from .failures import debug_wanted
 from .options import settings_of, store_option
+from .startup import check_file, new_store, open_store, shown
 
 if TYPE_CHECKING:
     from ..stores.tokens import TokenStore
@@ -30,25 +33,32 @@ def token() -> None:
     """Manage access tokens."""
 
 
-def _with_tokens(store: str | None, work: Callable[[TokenStore], Awaitable[T]]) -> T:
+def _with_tokens(
+    store: str | None, work: Callable[[TokenStore], Awaitable[T]], *, create: bool = False
+) -> T:
     """Run ``work`` on the store's tokens (the store opened, then closed), errors as one
-    line."""
-    from ..stores import create_store
-
+    line. A SQLite store that does not exist is created only when ``create`` (and then
+    said on stderr, with its absolute path); otherwise that is an error."""
     settings = settings_of(store=store)
+    backend = new_store(settings)
+    existed = check_file(settings.store, create=create)
+    debug = debug_wanted()
 
     async def run() -> T:
-        backend = create_store(settings.store)
-        await backend.open()
+        await open_store(backend, settings, debug=debug)
         try:
             return await work(backend.tokens)
         finally:
             await backend.close()
 
     try:
-        return asyncio.run(run())
+        result = asyncio.run(run())
     except ReplError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(exc.message) from exc
+    if not existed:
+        where = shown(settings.store)
+        click.echo(f"Created a new store {where} (serve it with --store {where})", err=True)
+    return result
 
 
 def _expiry(value: str | None) -> float | None:
@@ -79,7 +89,7 @@ def _when(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@token.command("create")
+@token.command("create", cls=CommandWithExitCodes, exit_codes=(EXIT_UNAVAILABLE, EXIT_STORE))
 @click.option("--role", required=True, type=click.Choice(list(ROLES)))
 @click.option("--tenant", help="Bind the token to one tenant (tenantId).")
 @click.option(
@@ -90,12 +100,15 @@ def _when(seconds: float | None) -> str:
 )
 @store_option
 def token_create(role: str, tenant: str | None, expires: str | None, store: str | None) -> None:
-    """Create a token and print it (alone, on stdout). Only its hash is stored."""
+    """Create a token and print it (alone, on stdout). Only its hash is stored. A SQLite
+    store that does not exist yet is created (and said so on stderr)."""
     expires_at = _expiry(expires)
-    click.echo(_with_tokens(store, lambda t: create_token(t, role, tenant, expires_at)))
+    click.echo(
+        _with_tokens(store, lambda t: create_token(t, role, tenant, expires_at), create=True)
+    )
 
 
-@token.command("list")
+@token.command("list", cls=CommandWithExitCodes, exit_codes=(EXIT_UNAVAILABLE, EXIT_STORE))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @store_option
 def token_list(as_json: bool, store: str | None) -> None:
@@ -133,13 +146,27 @@ def token_list(as_json: bool, store: str | None) -> None:
         click.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 
 
-@token.command("revoke")
+@token.command("revoke", cls=CommandWithExitCodes, exit_codes=(EXIT_UNAVAILABLE, EXIT_STORE))
 @click.argument("token_id", metavar="ID")
 @store_option
 def token_revoke(token_id: str, store: str | None) -> None:
     """Revoke a token by its id (as `token list` shows it; the whole token works too).
     It stops working at once, and subscriptions opened with it end within seconds."""
     token_id = token_id_of(token_id)
-    if not _with_tokens(store, lambda t: t.revoke(token_id, time.time())):
-        raise click.ClickException(f"No token with id {token_id!r}")
+
+    async def revoke(tokens: TokenStore) -> float | None:
+        """When the token was revoked before (None: it is revoked now)."""
+        record = await tokens.get(token_id)
+        if record is None:
+            raise click.ClickException(f"No token with id {token_id!r}")
+        if record.revoked_at is not None:
+            return record.revoked_at
+        await tokens.revoke(token_id, time.time())
+        return None
+
+    revoked_before = _with_tokens(store, revoke)
+    if revoked_before is not None:
+        raise click.ClickException(
+            f"Token {token_id} was revoked already, at {_when(revoked_before)}; nothing changed"
+        )
     click.echo(f"Revoked token {token_id}", err=True)

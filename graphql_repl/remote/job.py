@@ -52,7 +52,8 @@ class JobOptions:
     target records for that side at once (None: they stay recorded, and are reported);
     ``live`` follows the source's change feed once caught up, reconnecting as ``retry``
     says; ``interactive`` shows a progress bar, else a log line every ``progress_interval``
-    seconds.
+    seconds while changes come, and while following one at least every
+    ``heartbeat_interval`` seconds.
     """
 
     where: Any = None
@@ -62,6 +63,7 @@ class JobOptions:
     retry: Retry = field(default_factory=Retry)
     interactive: bool = False
     progress_interval: float = 5.0
+    heartbeat_interval: float = 30.0
 
 
 class Stopped(Exception):
@@ -130,7 +132,13 @@ class ReplicationJob:
         await self._catch_up(self.state.checkpoints)
         if self.options.live:
             log.info("%s: caught up; following the source's changes", self.summary.label)
-            await self._follow()
+            heartbeat = asyncio.create_task(
+                self.progress.heartbeat(self.options.heartbeat_interval, "following")
+            )
+            try:
+                await self._follow()
+            finally:
+                heartbeat.cancel()
         else:
             await self._settle_conflicts()
 

@@ -3,6 +3,7 @@ status, conflicts left, updates refused) and its ``Progress`` display."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -13,6 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..replication import CheckpointPair, UpdateStatus
+from ..wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,8 @@ class Summary:
 
 class Progress:
     """A progress bar on a terminal (tqdm), else a log line every ``interval`` seconds
-    while there is progress to tell."""
+    while there is progress to tell, and (``heartbeat``) at least every ``quiet`` seconds
+    while there is none, so that a log shows the run is alive."""
 
     def __init__(self, summary: Summary, interactive: bool, interval: float = 5.0) -> None:
         self.summary = summary
@@ -99,12 +102,43 @@ class Progress:
             return
         now = time.monotonic()
         if now - self._last_time >= self.interval and self.summary.read > self._last_read:
-            rate = (self.summary.read - self._last_read) / (now - self._last_time)
-            log.info("%s: %s (%s docs/s)", self.summary.label, self._postfix(), f"{rate:,.0f}")
-            self._last_time, self._last_read = now, self.summary.read
+            self.report("copying")
+
+    def report(self, state: str) -> None:
+        """Log where the run is: ``state`` (copying, following), the counts and the rate
+        since the last line (the line's fields, in a JSON log)."""
+        summary, now = self.summary, time.monotonic()
+        rate = (summary.read - self._last_read) / max(now - self._last_time, 1e-9)
+        log.info(
+            "%s: %s; %s (%s docs/s)",
+            summary.label,
+            state,
+            self._postfix(),
+            f"{rate:,.0f}",
+            extra={
+                "event": "replicate.progress",
+                "state": state,
+                "model": summary.model,
+                "target_model": summary.target_model,
+                "changes": summary.read,
+                "counts": {s.value: summary.counts[s] for s in UpdateStatus},
+                "rate": round(rate, 1),
+            },
+        )
+        self._last_time, self._last_read = now, summary.read
+
+    async def heartbeat(self, quiet: float, state: str) -> None:
+        """Log a line whenever ``quiet`` seconds passed without one (no bar: a terminal
+        shows the bar instead); runs until cancelled."""
+        while self.bar is None:
+            await asyncio.sleep(max(0.0, self._last_time + quiet - time.monotonic()))
+            if time.monotonic() - self._last_time >= quiet:
+                self.report(state)
 
     def _postfix(self) -> str:
-        return f"{self.summary.read:,} changes: {self.summary.counts_text()}"
+        return f"{self.summary.read:,} {plural(self.summary.read, 'change')}: " + (
+            self.summary.counts_text()
+        )
 
     def close(self) -> None:
         """Remove the bar from the terminal."""

@@ -4,7 +4,8 @@ It holds the checkpoint pair to continue from and the ids of the conflicts the r
 left on the target, as JSON. It is replaced atomically (a temporary file in the same
 directory, written and fsynced, renamed over the old one, the directory fsynced), so after
 a crash at any moment it is either the old state or the new one, never a mix. A lock
-(``flock`` on ``<file>.lock``) keeps two runs from sharing one state file.
+(``flock`` on ``<file>.lock``, removed when the run ends) keeps two runs from sharing one
+state file.
 """
 
 from __future__ import annotations
@@ -85,6 +86,13 @@ class State:
         )
 
 
+def _same_file(opened: IO[bytes], path: Path) -> bool:
+    try:
+        return os.fstat(opened.fileno()).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
+
+
 class StateFile:
     """``path``'s state, locked while open (``with StateFile(path) as f: ...``)."""
 
@@ -92,21 +100,32 @@ class StateFile:
         self.path = path
         self._lock: IO[bytes] | None = None
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
     def __enter__(self) -> StateFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = self.path.with_name(self.path.name + ".lock").open("ab")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        while True:
+            lock = self.lock_path.open("ab")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                raise StateError(
+                    f"state file {self.path} is in use by another graphql-repl replicate"
+                ) from None
+            # The run that held the lock removes the file as it lets go: a lock taken on
+            # a file no longer at the path guards nothing; take the one there now.
+            if _same_file(lock, self.lock_path):
+                self._lock = lock
+                return self
             lock.close()
-            raise StateError(
-                f"state file {self.path} is in use by another graphql-repl replicate"
-            ) from None
-        self._lock = lock
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._lock is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.lock_path.unlink()  # while still holding it: see __enter__
             self._lock.close()  # releases the lock
             self._lock = None
 

@@ -21,11 +21,14 @@ import collections
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from ..errors import FeedOverflow, ReplError, StoreError
+from ..events import Events
 from ..filters import Filter, matches
 from ..stores.base import StoredDoc
 from .changelog import ChangeLog
+from .events import FeedCutOff
 from .types import DEFAULT_PAGE_SIZE
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,18 @@ REPLAY_PAGE = DEFAULT_PAGE_SIZE
 
 # Awaited every check interval while a subscription is open: a ReplError it raises ends it.
 Check = Callable[[], Awaitable[object]]  # its result is not used
+
+
+@dataclass(slots=True)
+class FeedStats:
+    """Counts of one model's feed, for the metrics: records ``published`` by the hub,
+    ``delivered`` to subscribers (a record each subscriber received), subscribers
+    ``cut_off`` as too slow, and subscriptions ``open`` now (replaying or live)."""
+
+    published: int = 0
+    delivered: int = 0
+    cut_off: int = 0
+    open: int = 0
 
 
 class _Subscriber:
@@ -66,9 +81,13 @@ class _Subscriber:
 
 
 class ChangeHub:
-    def __init__(self, changelog: ChangeLog, max_pending: int) -> None:
+    def __init__(
+        self, changelog: ChangeLog, max_pending: int, events: Events | None = None
+    ) -> None:
         self.changelog = changelog
         self.max_pending = max_pending
+        self.events = events or Events()
+        self.stats = FeedStats()
         self.cursor: str | None = None
         self._subscribers: set[_Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
@@ -90,8 +109,12 @@ class ChangeHub:
     async def _run(self, since: str) -> None:
         try:
             async for page in self.changelog.watch(since):
+                self.stats.published += len(page.docs)
                 for sub in self._subscribers:
+                    healthy = sub.error is None
                     sub.offer(page.docs)
+                    if healthy and isinstance(sub.error, FeedOverflow):
+                        self._cut_off(sub.error)
                 # Published everything through this checkpoint: no await since the offers.
                 self.cursor = page.checkpoint
                 self._advanced.set()
@@ -103,6 +126,11 @@ class ChangeHub:
             error = exc if isinstance(exc, ReplError) else StoreError("The change feed failed")
             for sub in self._subscribers:
                 sub.fail(error)
+
+    def _cut_off(self, error: FeedOverflow) -> None:
+        self.stats.cut_off += 1
+        name = self.changelog.name
+        self.events.emit(FeedCutOff(name, error.checkpoint, self.max_pending))
 
     def stop(self) -> None:
         """End every subscription normally (after what it has pending); for shutdown."""
@@ -132,10 +160,13 @@ class ChangeHub:
         watchdog = None
         if check is not None:
             watchdog = asyncio.create_task(_watch(sub, check, check_interval))
+        self.stats.open += 1
         try:
             async for batch in self._follow(sub, since):
+                self.stats.delivered += len(batch)
                 yield batch
         finally:
+            self.stats.open -= 1
             if watchdog is not None:
                 watchdog.cancel()
 

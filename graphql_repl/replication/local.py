@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import BadInput
+from ..events import Events
 from ..filters import Filter, parse_filter
 from ..models import Document, Model
 from ..settings import Settings
@@ -23,6 +24,7 @@ from .changelog import ChangeLog
 from .clocks import HybridLogicalClock
 from .diff import diff
 from .documents import Documents
+from .events import ConflictRecorded, ConflictResolved, Written
 from .push import Pushed, PushRow
 from .replicate import ChangesQuery, Endpoint
 from .tenancy import TenantScope
@@ -37,6 +39,7 @@ from .types import (
     Resolution,
     StatePage,
     Update,
+    UpdateStatus,
 )
 from .versions import Versioning
 
@@ -54,8 +57,10 @@ class LocalModel(Endpoint):
         clock: HybridLogicalClock,
         settings: Settings,
         tenant: str | None = None,
+        events: Events | None = None,
     ) -> None:
         self.model = model
+        self.events = events or Events()
         self.store = store
         self.settings = settings
         self.scope = TenantScope(model, tenant)
@@ -94,6 +99,12 @@ class LocalModel(Endpoint):
         merge per field, or record a conflict. An invalid update is rejected alone."""
         chunk = self.settings.replication_chunk_size
         settled = await bulk.bulk_update(self.store, self.versioning, updates, chunk)
+        counts = dict.fromkeys((s.value for s in UpdateStatus), 0)
+        for result in settled.results:
+            counts[result.status.value] += 1
+        self.events.emit(Written(self.name, "bulkUpdate", self.tenant, counts))
+        for c in settled.conflicts:
+            self.events.emit(ConflictRecorded(self.name, c.model_id, self.tenant, tuple(c.fields)))
         return BulkUpdateResult(settled.results, settled.conflicts, await self.checkpoint())
 
     # -- web-app sync (RxDB's replication protocol) ------------------------------------------
@@ -108,7 +119,16 @@ class LocalModel(Endpoint):
         """Settle each row against the master state (see ``push``); the master states of
         the rows not written as sent."""
         chunk = self.settings.replication_chunk_size
-        return await pushing.push(self.store, self.versioning, rows, chunk)
+        pushed = await pushing.push(self.store, self.versioning, rows, chunk)
+        # A push records no conflict: a row kept for its pusher to settle counts as one.
+        counts = {
+            UpdateStatus.APPLIED.value: pushed.written,
+            UpdateStatus.MERGED.value: pushed.merged,
+            UpdateStatus.CONFLICT.value: pushed.kept,
+            UpdateStatus.REJECTED.value: pushed.refused,
+        }
+        self.events.emit(Written(self.name, "push", self.tenant, counts))
+        return pushed
 
     # -- conflicts ---------------------------------------------------------------------------
 
@@ -119,7 +139,11 @@ class LocalModel(Endpoint):
         self, model_id: str, using: Resolution, data: Any = None
     ) -> Document | None:
         """Settle a recorded conflict (see ``conflicts.resolve_conflict``)."""
-        return await conflicts.resolve_conflict(self.store, self.versioning, model_id, using, data)
+        result = await conflicts.resolve_conflict(
+            self.store, self.versioning, model_id, using, data
+        )
+        self.events.emit(ConflictResolved(self.name, model_id, self.tenant, using.value))
+        return result
 
     # -- typed reads and writes (web apps) ---------------------------------------------------
 

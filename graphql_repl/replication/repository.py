@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..events import Events
 from ..models import Registry
 from ..settings import Settings
 from ..stores import Store, create_store
@@ -17,7 +18,7 @@ from ..stores.base import StoredDoc
 from ..stores.tokens import TokenStore
 from .changelog import state_of, to_change
 from .clocks import HybridLogicalClock
-from .feed import ChangeHub, Check
+from .feed import ChangeHub, Check, FeedStats
 from .local import LocalModel
 from .replicate import replicate
 from .tenancy import TenantScope
@@ -39,27 +40,31 @@ class Repository:
         self.registry = registry
         self.settings = settings or Settings()
         self.clock = clock or HybridLogicalClock()
+        #: What the repository's models tell operators (logged; the metrics listen).
+        self.events = Events()
         self._models: dict[str, LocalModel] = {}
         self._hubs: dict[str, ChangeHub] = {}
+        self._open = False
 
     @classmethod
     def from_settings(
         cls, settings: Settings, registry: Registry, *, clock: HybridLogicalClock | None = None
     ) -> Repository:
-        return cls(create_store(settings.store), registry, settings, clock=clock)
+        store = create_store(settings.store, connect_timeout=settings.connect_timeout)
+        return cls(store, registry, settings, clock=clock)
 
     async def open(self) -> Repository:
-        await self.store.open()
+        """Open the store (once: opening an open repository does nothing, so that a server
+        can open it before it serves, and the app's lifespan after)."""
+        if not self._open:
+            await self.store.open()
+            self._open = True
         return self
 
     @property
     def tokens(self) -> TokenStore:
         """The store's access tokens."""
         return self.store.tokens
-
-    async def ping(self) -> None:
-        """Raise ``StoreError`` unless the store answers."""
-        await self.store.checkpoint("")
 
     def stop_feeds(self) -> None:
         """Complete every changeFeed subscription (a server that is stopping calls this
@@ -71,6 +76,7 @@ class Repository:
         for hub in self._hubs.values():
             await hub.close()
         self._hubs.clear()
+        self._open = False
         await self.store.close()
 
     async def __aenter__(self) -> Repository:
@@ -89,7 +95,9 @@ class Repository:
         local = self._models.get(name)
         if local is None:
             model = self.registry.get(name)
-            local = self._models[name] = LocalModel(model, self.store, self.clock, self.settings)
+            local = self._models[name] = LocalModel(
+                model, self.store, self.clock, self.settings, events=self.events
+            )
         return local
 
     def hub(self, name: str) -> ChangeHub:
@@ -97,8 +105,12 @@ class Repository:
         hub = self._hubs.get(name)
         if hub is None:
             log = self.model(name).log
-            hub = self._hubs[name] = ChangeHub(log, self.settings.feed_max_pending)
+            hub = self._hubs[name] = ChangeHub(log, self.settings.feed_max_pending, self.events)
         return hub
+
+    def feeds(self) -> dict[str, FeedStats]:
+        """What each model's change feed has done so far (models with a feed running)."""
+        return {name: hub.stats for name, hub in self._hubs.items()}
 
 
 class View:
@@ -115,7 +127,12 @@ class View:
             return repository.model(name)
         model = repository.registry.get(name)
         return LocalModel(
-            model, repository.store, repository.clock, repository.settings, self.tenant
+            model,
+            repository.store,
+            repository.clock,
+            repository.settings,
+            self.tenant,
+            events=repository.events,
         )
 
     def feed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..errors import MissingDriver
 from .base import LogPage, Store, StoredConflict, StoredDoc, WriteBatch
 from .tokens import TokenRecord, TokenStore
 from .url import StoreURL
@@ -15,16 +16,40 @@ SUPPORTED_BACKENDS = {
 }
 
 
-def create_store(url: StoreURL | str) -> Store:
-    """The (unopened) store for ``url``, e.g. ``sqlite:///graphql_repl.db``."""
+#: The package extra that installs each backend's driver (``pip install graphql-repl[...]``).
+EXTRAS = {"mongodb": "mongodb", "mongodb+srv": "mongodb"}
+
+#: The driver options that bound how long connecting may take, by scheme: each is given
+#: the connect timeout (in milliseconds) unless the URL sets it.
+CONNECT_TIMEOUT_OPTIONS = {
+    "mongodb": ("serverSelectionTimeoutMS", "connectTimeoutMS"),
+    "mongodb+srv": ("serverSelectionTimeoutMS", "connectTimeoutMS"),
+}
+
+
+def create_store(url: StoreURL | str, *, connect_timeout: float | None = None) -> Store:
+    """The (unopened) store for ``url``, e.g. ``sqlite:///graphql_repl.db``; a store on a
+    server gives up connecting after ``connect_timeout`` seconds (None: the driver's
+    default). Raises ``MissingDriver`` when the backend's driver is not installed."""
     url = StoreURL(url)
+    if connect_timeout is not None:
+        millis = str(max(1, round(connect_timeout * 1000)))
+        url = url.with_options(dict.fromkeys(CONNECT_TIMEOUT_OPTIONS.get(url.scheme, ()), millis))
     module_name, class_name = SUPPORTED_BACKENDS[url.scheme].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.startswith(module_name):
+            raise
+        raise MissingDriver(url.scheme, exc.name, EXTRAS.get(url.scheme)) from exc
+    cls = getattr(module, class_name)
     store: Store = cls(url)
     return store
 
 
 __all__ = [
+    "CONNECT_TIMEOUT_OPTIONS",
+    "EXTRAS",
     "SUPPORTED_BACKENDS",
     "LogPage",
     "Store",

@@ -156,6 +156,11 @@ class Store(abc.ABC):
             return exc.message
         return None
 
+    def gauges(self) -> Mapping[str, float]:
+        """Measurements of the backend's own machinery, by name (the metrics export each as
+        ``graphql_repl_store_<name>``); none here."""
+        return {}
+
     @abc.abstractmethod
     async def checkpoint(self, model: str) -> str:
         """The current end of ``model``'s change log."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 #: The accepted forms of a store URL, by scheme (the schemes ``SUPPORTED_BACKENDS`` has).
 FORMS = {
@@ -42,6 +42,17 @@ class StoreURL:
         if self.scheme not in FORMS or "://" not in text:
             forms = "; ".join(FORMS.values())
             raise ValueError(f"Unsupported store URL {str(self)!r}: expected {forms}")
+
+    def with_options(self, defaults: Mapping[str, str]) -> StoreURL:
+        """This URL with the ``defaults`` among its options that it does not set itself
+        (names compared without regard to case, as MongoDB's are)."""
+        given = {name.lower() for name in self.options}
+        extra = {k: v for k, v in defaults.items() if k.lower() not in given}
+        if not extra:
+            return self
+        parts = urlsplit(self.secret)
+        query = "&".join(filter(None, [parts.query, urlencode(extra)]))
+        return StoreURL(urlunsplit(parts._replace(query=query)))
 
     def __str__(self) -> str:
         """The URL with its password, if any, replaced by ``***``."""

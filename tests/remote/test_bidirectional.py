@@ -109,7 +109,7 @@ def test_human_summary_lists_the_conflicts(sqlite_servers: Servers) -> None:
     human.remove("--json")
     run = run_cli(human)
     assert run.code == EXIT_CONFLICTS, run
-    assert "1 conflicts left unresolved on the target: u9" in run.stdout
+    assert "1 conflict left unresolved on the target: u9" in run.stdout
 
 
 def test_changes_flow_across_hops_and_back_without_echoes(

@@ -112,9 +112,9 @@ class SQLiteStore(Store):
         return await loop.run_in_executor(executor, self._call, fn)
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._connect()
+        # Connecting is a driver call too: a file that is not a database fails here.
         with driver_errors():
-            return fn(conn)
+            return fn(self._connect())
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._run(self._reader, lambda c: _in_transaction(c, "BEGIN", fn))
