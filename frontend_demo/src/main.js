@@ -1,7 +1,6 @@
-// The page: renders the replica (notes, users, conflicts) and turns clicks into edits.
+// The page: renders the local database (notes, users, conflicts) and turns clicks into edits.
 
-import { loadToken, saveToken } from "./storage.js";
-import { Sync } from "./sync.js";
+import { Sync, content } from "./sync.js";
 
 const STATE_LABELS = {
   idle: "no token",
@@ -9,9 +8,12 @@ const STATE_LABELS = {
   online: "online",
   reconnecting: "reconnecting",
   offline: "offline",
+  shared: "synced by another tab",
   unauthorized: "token refused",
 };
 const LOG_LIMIT = 30;
+// A demo convenience: the token is kept in this origin's localStorage (use one made for it).
+const TOKEN_KEY = "graphql_repl.demo.token";
 
 const httpUrl = new URL("../graphql", location.href).href;
 const sync = new Sync({ httpUrl, wsUrl: httpUrl.replace(/^http/, "ws") });
@@ -69,13 +71,13 @@ function syncList(container, items, key, build) {
 function noteCard(note) {
   const key = `Note:${note.id}`;
   const card = h("article", { class: "card", testid: "note", dataset: { id: note.id } });
-  const { title = "", body = "", tags = [] } = note.data;
+  const { title, body, tags } = { title: "", body: "", tags: [], ...content(note.data) };
   const show = () => {
     editing.delete(key);
     card.replaceChildren(
       h("h3", { testid: "note-title" }, title || "(untitled)"),
       h("p", { testid: "note-body" }, body),
-      h("ul", { class: "tags", testid: "note-tags" }, (tags ?? []).map((t) => h("li", {}, t))),
+      h("ul", { class: "tags", testid: "note-tags" }, tags.map((t) => h("li", {}, t))),
       h(
         "div",
         { class: "card-foot" },
@@ -83,12 +85,12 @@ function noteCard(note) {
         note.merged &&
           h(
             "span",
-            { class: "badge merged", testid: "note-merged", title: `yours: ${note.merged.mine.join(", ")}` },
+            { class: "badge merged", testid: "note-merged", title: `yours: ${note.merged.join(", ")}` },
             "merged",
           ),
         h("span", { class: "spacer" }),
         h("button", { class: "link", testid: "edit-note", onclick: edit }, "Edit"),
-        h("button", { class: "link danger", testid: "delete-note", onclick: () => sync.remove("Note", note.id) }, "Delete"),
+        h("button", { class: "link danger", testid: "delete-note", onclick: () => sync.remove("notes", note.id) }, "Delete"),
       ),
     );
   };
@@ -97,16 +99,16 @@ function noteCard(note) {
     const titleInput = h("input", { testid: "edit-title", value: title });
     const bodyInput = h("textarea", { testid: "edit-body", rows: 3 });
     bodyInput.value = body;
-    const tagsInput = h("input", { testid: "edit-tags", value: (tags ?? []).join(", ") });
+    const tagsInput = h("input", { testid: "edit-tags", value: tags.join(", ") });
     const save = (event) => {
       event.preventDefault();
       const patch = {};
       if (titleInput.value !== title) patch.title = titleInput.value;
       if (bodyInput.value !== body) patch.body = bodyInput.value;
       const newTags = parseTags(tagsInput.value);
-      if (JSON.stringify(newTags) !== JSON.stringify(tags ?? [])) patch.tags = newTags;
+      if (JSON.stringify(newTags) !== JSON.stringify(tags)) patch.tags = newTags;
       show();
-      if (Object.keys(patch).length) sync.update("Note", note.id, patch);
+      if (Object.keys(patch).length) sync.update("notes", note.id, patch);
     };
     const cancel = () => {
       show();
@@ -137,11 +139,11 @@ function noteCard(note) {
 $("#new-note").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.target;
-  if (!sync.replica) return;
+  if (!sync.ready) return;
   const data = { title: form.title.value.trim(), body: form.body.value };
   const tags = parseTags(form.tags.value);
   if (tags.length) data.tags = tags;
-  sync.create("Note", data);
+  sync.create("notes", data);
   form.reset();
   form.title.focus();
 });
@@ -151,28 +153,28 @@ $("#new-note").addEventListener("submit", (event) => {
 function userRow(user) {
   const key = `User:${user.id}`;
   const row = h("li", { testid: "user", dataset: { id: user.id } });
-  const { name = "", email = "" } = user.data;
+  const { name, email } = { name: "", email: "", ...content(user.data) };
   const show = () => {
     editing.delete(key);
     row.replaceChildren(
       h("span", { class: "name", testid: "user-name" }, name),
-      h("span", { class: "email", testid: "user-email" }, email ?? ""),
+      h("span", { class: "email", testid: "user-email" }, email),
       user.pending ? h("span", { class: "badge pending", testid: "user-pending" }, "queued") : "",
       h("button", { class: "link", testid: "edit-user", onclick: edit }, "Edit"),
-      h("button", { class: "link danger", testid: "delete-user", onclick: () => sync.remove("User", user.id) }, "Delete"),
+      h("button", { class: "link danger", testid: "delete-user", onclick: () => sync.remove("users", user.id) }, "Delete"),
     );
   };
   const edit = () => {
     editing.set(key, true);
     const nameInput = h("input", { testid: "edit-user-name", value: name });
-    const emailInput = h("input", { testid: "edit-user-email", value: email ?? "" });
+    const emailInput = h("input", { testid: "edit-user-email", value: email });
     const save = (event) => {
       event.preventDefault();
       const patch = {};
       if (nameInput.value !== name) patch.name = nameInput.value;
-      if (emailInput.value !== (email ?? "")) patch.email = emailInput.value;
+      if (emailInput.value !== email) patch.email = emailInput.value;
       show();
-      if (Object.keys(patch).length) sync.update("User", user.id, patch);
+      if (Object.keys(patch).length) sync.update("users", user.id, patch);
     };
     row.replaceChildren(
       h(
@@ -193,35 +195,29 @@ function userRow(user) {
 $("#new-user").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.target;
-  if (!sync.replica) return;
+  if (!sync.ready) return;
   const data = { name: form.name.value.trim() };
   if (form.email.value.trim()) data.email = form.email.value.trim();
-  sync.create("User", data);
+  sync.create("users", data);
   form.reset();
 });
 
 // -- conflict inbox -------------------------------------------------------------------------
 
 function conflictCard(conflict) {
-  const key = `Conflict:${conflict.model}:${conflict.modelId}`;
-  const mine = sync.isMine(conflict);
-  // Which side is "mine": the version this browser pushed (the source) when it pushed
-  // one; otherwise the server's current version (the target) is the one shown here.
-  const [mySide, theirSide] = mine ? ["source", "target"] : ["target", "source"];
-  const using = { source: "SOURCE", target: "TARGET" };
-  const data = { mine: conflict[`${mySide}Data`] ?? {}, theirs: conflict[`${theirSide}Data`] ?? {} };
-  const names = conflict.fields.length
-    ? conflict.fields
-    : [...new Set([...Object.keys(data.mine), ...Object.keys(data.theirs)])].filter(
-        (n) => n !== "id" && JSON.stringify(data.mine[n]) !== JSON.stringify(data.theirs[n]),
-      );
-  const card = h("div", { class: "conflict", testid: "conflict", dataset: { id: conflict.modelId, model: conflict.model } });
-  const act = async (button, resolution, payload) => {
+  const key = `Conflict:${conflict.id}`;
+  const { mine, theirs } = conflict;
+  const names = [...new Set([...Object.keys(mine), ...Object.keys(theirs)])].filter(
+    (n) => n !== "id" && JSON.stringify(mine[n]) !== JSON.stringify(theirs[n]),
+  );
+  const shown = (doc, name) => (doc._deleted ? "(deleted)" : String(doc[name] ?? ""));
+  const card = h("div", { class: "conflict", testid: "conflict", dataset: { id: conflict.docId, model: conflict.collectionName } });
+  const act = async (button, choice, edited) => {
     button.disabled = true;
     try {
-      await sync.resolve(conflict, resolution, payload);
+      await sync.settle(conflict, choice, edited);
     } catch (error) {
-      sync.log(`Could not resolve: ${error.message}`, "error");
+      sync.log(`Could not settle: ${error.message}`, "error");
       button.disabled = false;
     } finally {
       editing.delete(key);
@@ -231,43 +227,35 @@ function conflictCard(conflict) {
   const table = h(
     "table",
     {},
-    h("tr", {}, h("th", {}, ""), h("th", {}, mine ? "mine" : "server"), h("th", {}, mine ? "theirs" : "incoming"), h("th", {}, "result")),
-    names.map((name) => {
-      inputs[name] = h("input", {
-        testid: `resolve-${name}`,
-        value: data.mine[name] ?? "",
-        onfocus: () => editing.set(key, true),
-      });
-      return h(
-        "tr",
-        {},
-        h("th", {}, name),
-        h("td", { testid: "mine-value" }, String(data.mine[name] ?? "")),
-        h("td", { testid: "theirs-value" }, String(data.theirs[name] ?? "")),
-        h("td", {}, inputs[name]),
-      );
-    }),
+    h("tr", {}, h("th", {}, ""), h("th", {}, "mine"), h("th", {}, "theirs"), h("th", {}, "result")),
+    names
+      .filter((name) => name !== "_deleted")
+      .map((name) => {
+        inputs[name] = h("input", {
+          testid: `resolve-${name}`,
+          value: mine[name] ?? "",
+          onfocus: () => editing.set(key, true),
+        });
+        return h(
+          "tr",
+          {},
+          h("th", {}, name),
+          h("td", { testid: "mine-value" }, shown(mine, name)),
+          h("td", { testid: "theirs-value" }, shown(theirs, name)),
+          h("td", {}, inputs[name]),
+        );
+      }),
   );
+  const edited = () => Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.value]));
   card.append(
-    h("div", { class: "conflict-head" }, h("strong", {}, `${conflict.model} ${data.theirs.name ?? data.mine.name ?? conflict.modelId}`)),
+    h("div", { class: "conflict-head" }, h("strong", {}, `User ${theirs.name ?? mine.name ?? conflict.docId}`)),
     table,
     h(
       "div",
       { class: "card-foot" },
-      h("button", { testid: mine ? "keep-mine" : "keep-server", onclick: (e) => act(e.target, using[mySide]) }, mine ? "Keep mine" : "Keep server's"),
-      h("button", { testid: mine ? "keep-theirs" : "keep-incoming", onclick: (e) => act(e.target, using[theirSide]) }, mine ? "Keep theirs" : "Keep incoming"),
-      h(
-        "button",
-        {
-          testid: "keep-edited",
-          onclick: (e) => {
-            const merged = { ...(conflict.targetData ?? {}), id: conflict.modelId };
-            for (const [name, input] of Object.entries(inputs)) merged[name] = input.value;
-            act(e.target, "MANUAL", merged);
-          },
-        },
-        "Save edited",
-      ),
+      h("button", { testid: "keep-mine", onclick: (e) => act(e.target, "mine") }, "Keep mine"),
+      h("button", { testid: "keep-theirs", onclick: (e) => act(e.target, "theirs") }, "Keep theirs"),
+      h("button", { testid: "keep-edited", onclick: (e) => act(e.target, "edited", edited()) }, "Save edited"),
     ),
   );
   return card;
@@ -276,19 +264,21 @@ function conflictCard(conflict) {
 // -- page -----------------------------------------------------------------------------------
 
 function render() {
-  const notes = sync.view("Note").reverse(); // newest first
+  const notes = sync.view("notes");
   syncList($("#notes"), notes, (n) => `Note:${n.id}`, noteCard);
   $("#note-count").textContent = notes.length;
-  if (!notes.length) $("#notes").append(h("p", { class: "empty" }, sync.replica ? "No notes yet." : "Paste a token to start."));
-  const users = sync.view("User").sort((a, b) => (a.data.name ?? "").localeCompare(b.data.name ?? ""));
+  if (!notes.length) $("#notes").append(h("p", { class: "empty" }, sync.ready ? "No notes yet." : "Paste a token to start."));
+  const users = sync.view("users").sort((a, b) => (a.data.name ?? "").localeCompare(b.data.name ?? ""));
   syncList($("#users"), users, (u) => `User:${u.id}`, userRow);
-  const conflicts = sync.conflicts.map((c) => ({ ...c, mine: sync.isMine(c) }));
-  syncList($("#inbox"), conflicts, (c) => `Conflict:${c.model}:${c.modelId}`, conflictCard);
+  const conflicts = sync.conflicts;
+  syncList($("#inbox"), conflicts, (c) => `Conflict:${c.id}`, conflictCard);
   if (!conflicts.length) $("#inbox").append(h("p", { class: "empty" }, "No conflicts."));
   $("#conflict-count").textContent = conflicts.length;
   const pending = $("#pending");
-  pending.dataset.count = sync.pending;
-  pending.textContent = sync.pending ? `${sync.pending} edit${sync.pending === 1 ? "" : "s"} queued` : "";
+  const count = sync.pending.size;
+  pending.dataset.count = count;
+  pending.textContent = count ? `${count} edit${count === 1 ? "" : "s"} queued` : "";
+  $("#state").dataset.synced = sync.synced; // connected, nothing queued, everything stored
 }
 
 function renderState() {
@@ -311,10 +301,10 @@ sync.addEventListener("log", ({ detail }) => {
 $("#token-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const token = $("#token").value.trim();
-  saveToken(token);
+  localStorage.setItem(TOKEN_KEY, token);
   sync.connect(token);
 });
 
-$("#token").value = loadToken();
+$("#token").value = localStorage.getItem(TOKEN_KEY) ?? "";
 renderState();
 sync.connect($("#token").value.trim());

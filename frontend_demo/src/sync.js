@@ -1,48 +1,118 @@
-// Keeps the local replica in step with the server and pushes local edits.
-//
-// Down: a first load pages `changes(since: null)` over HTTP up to a checkpoint, then
-// `changeFeed(since: checkpoint)` over WebSocket (graphql-ws) replays what came after and
-// streams live. Every change applied moves the stored checkpoint, so a reload or a new
-// connection resumes from there and receives only what it missed.
-// Up: every edit goes to the outbox first (base rev + whole document + field stamps) and
-// is pushed with `bulkUpdate` whenever the connection is up. The server applies it when
-// nothing changed since the base (`prev`), else merges per field (Note) or records a
-// conflict (User), which the inbox settles with `resolveConflict`.
+// Keeps an RxDB database in this browser in step with the server through RxDB's own GraphQL
+// replication (CONTRACT §8): `pullNote` over HTTP from the stored checkpoint, `streamNote`
+// over WebSocket for live changes, `pushNote` for local writes (likewise for User). RxDB
+// keeps documents and checkpoints in IndexedDB (Dexie.js), holds local writes until the
+// server has them and retries what failed. This module adds what the page shows: the
+// connection state, the edits not yet accepted, merges, the conflict inbox and a log.
 
-import { createClient } from "graphql-ws";
-import { HybridLogicalClock, randomHex } from "./clock.js";
 import {
-  BULK_UPDATE,
-  CHANGE_FEED,
-  CHANGES,
-  CONFLICTS,
-  GraphQLError,
-  NetworkError,
-  RESOLVE,
-  request,
-} from "./graphql.js";
-import { Replica } from "./storage.js";
+  awaitRxStorageReplicationInSync,
+  createRxDatabase,
+  deepEqual,
+  getAssumedMasterState,
+  getChangedDocumentsSince,
+  getHeightOfRevision,
+  getLastCheckpointDoc,
+  writeDocToDocState,
+} from "rxdb";
+import {
+  pullQueryBuilderFromRxSchema,
+  pullStreamBuilderFromRxSchema,
+  pushQueryBuilderFromRxSchema,
+  replicateGraphQL,
+} from "rxdb/plugins/replication-graphql";
+import { getRxStorageDexie } from "rxdb/plugins/storage-dexie";
+import { CONFLICT, NOTE, USER, forQueryBuilders } from "./schemas.js";
 
-export const MODELS = ["Note", "User"];
-const CONFLICT_MODELS = ["User"]; // Note merges every field automatically
-const PAGE_SIZE = 500;
+/**
+ * The replicated collections: RxDB's name for the model (`note`: pullNote, pushNote,
+ * streamNote, NoteInputPushRow, ...) and whether a conflict the server does not merge goes
+ * to the inbox (User's fields are MANUAL; Note merges every field, CONTRACT §4).
+ */
+export const REPLICATED = {
+  notes: { model: "note", label: "Note", schema: NOTE, inbox: false },
+  users: { model: "user", label: "User", schema: USER, inbox: true },
+};
+const PULL_BATCH = 500;
+const PUSH_BATCH = 100;
+const RETRY_MS = 2_000;
+const MAX_BACKOFF_MS = 5_000;
 const KEEPALIVE_MS = 10_000;
 const PONG_TIMEOUT_MS = 5_000;
-const CONFLICT_POLL_MS = 5_000;
-const MAX_BACKOFF_MS = 5_000;
-const PUSH_RETRY_MS = 2_000;
 const REFUSED = ["UNAUTHENTICATED", "FORBIDDEN"];
+const REFUSED_CLOSE_CODES = [4401, 4403]; // connection_init refused (graphql-transport-ws)
 
-const isField = (name) => name !== "id" && !name.startsWith("_");
-
-/** A readable reason from what graphql-ws reports: an Error, a CloseEvent or an Event. */
-function describe(error) {
-  if (error instanceof Error) return error.message;
-  if (typeof CloseEvent !== "undefined" && error instanceof CloseEvent) {
-    return `connection closed (${error.code}${error.reason ? `: ${error.reason}` : ""})`;
+/**
+ * A document's content as the server compares it: no RxDB metadata and no null fields (the
+ * server stores none); a deleted document is its id alone.
+ */
+export function content(doc) {
+  if (doc._deleted) return { id: doc.id, _deleted: true };
+  const out = {};
+  for (const [name, value] of Object.entries(doc)) {
+    if (!name.startsWith("_") && value !== null && value !== undefined) out[name] = value;
   }
-  if (error instanceof Event) return "could not reach the server";
-  return String(error);
+  return out;
+}
+
+function fnv1a(text) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, "0");
+}
+
+/** The first GraphQL error code in what RxDB or graphql-ws reports. */
+function errorCode(error) {
+  const errors = error?.parameters?.errors ?? (Array.isArray(error) ? error : [error]);
+  return errors.map((e) => e?.extensions?.code).find(Boolean) ?? null;
+}
+
+function describe(error) {
+  const first = error?.parameters?.errors?.[0] ?? (Array.isArray(error) ? error[0] : error);
+  if (first?.code && first?.reason !== undefined) return `connection closed (${first.code}${first.reason ? `: ${first.reason}` : ""})`;
+  return first?.message ?? String(error);
+}
+
+/**
+ * The ids of the documents whose local state the server has not accepted yet. RxDB's
+ * upstream pushes what changed after its checkpoint and keeps, per document, the master
+ * state it last saw (the replication's meta instance): a document that differs from it
+ * holds a local edit.
+ */
+async function unpushed(state) {
+  const { forkInstance, conflictHandler } = state.input;
+  const ids = [];
+  let checkpoint = await getLastCheckpointDoc(state, "up");
+  for (;;) {
+    const page = await getChangedDocumentsSince(forkInstance, PUSH_BATCH, checkpoint);
+    if (!page.documents.length) return ids;
+    const masters = await getAssumedMasterState(state, page.documents.map((d) => d.id));
+    for (const doc of page.documents) {
+      const master = masters[doc.id]?.docData;
+      const local = writeDocToDocState(doc, false, false);
+      if (master ? !conflictHandler.isEqual(master, local) : !doc._deleted) ids.push(doc.id);
+    }
+    checkpoint = page.checkpoint;
+  }
+}
+
+/**
+ * A push modifier that drops a row holding a state the server sent. RxDB 17.6 pushes such a
+ * state back, as if it were a local edit, when the page closed after storing a pulled
+ * document but before storing its replication metadata; the server's per-field merge would
+ * then let that stale state win over edits made since. A state written by RxDB's downstream
+ * carries `_meta.o` with its own revision height (the mark the downstream checks for the
+ * same case); a local write raises the height. RxDB records a dropped row as the server's
+ * state, which repairs the missing metadata.
+ */
+function withoutPulledStates(collection, identifier) {
+  const mark = collection.database.hashFunction(`rxdbreplication${identifier}`);
+  return async (doc) => {
+    const [stored] = await collection.storageInstance.findDocumentsById([doc.id], true);
+    const origin = stored?._meta.o;
+    const pulled = origin?.hash === (await mark) && origin._rev === getHeightOfRevision(stored._rev);
+    return pulled ? null : doc;
+  };
 }
 
 export class Sync extends EventTarget {
@@ -50,392 +120,319 @@ export class Sync extends EventTarget {
     super();
     this.httpUrl = httpUrl;
     this.wsUrl = wsUrl;
-    this.clock = new HybridLogicalClock();
-    this.state = "idle"; // idle | connecting | online | reconnecting | offline | unauthorized
-    this.token = "";
-    this.generation = 0;
-    this.session = null; // { close(reason) } while a WebSocket session runs
-    this.replica = null;
-    this.conflicts = [];
-    this.merged = new Map(); // "Model:id" -> fields this browser contributed to a merge
-    this.flushing = false;
-    this.flushTimer = null;
-    this.wake = null; // resolves the reconnect wait early
-    addEventListener("offline", () => this.session?.close("the browser went offline"));
-    addEventListener("online", () => this.wake?.());
-    setInterval(() => this.state === "online" && this.refreshConflicts(), CONFLICT_POLL_MS);
+    // idle | connecting | online | reconnecting | offline | shared | unauthorized
+    this.state = "idle";
+    this.session = null; // { token, db, replications, socket } while a token is in use
+    this.docs = { notes: [], users: [], conflicts: [] }; // RxDocuments, as last queried
+    this.pending = new Set(); // "collection:id" of local edits the server has not accepted
+    this.merged = new Map(); // "collection:id" -> the fields this browser contributed to a merge
+    this.synced = false; // connected, nothing queued, and RxDB has stored all it pulled
+    this.queue = Promise.resolve(); // opening and closing, one at a time
+    this.tallies = new Map();
+    addEventListener("offline", () => this.wentOffline());
+    addEventListener("online", () => this.state === "offline" && this.setState("reconnecting"));
   }
 
   // -- reading ----------------------------------------------------------------------------
 
-  /** The documents as shown: the server's, with this browser's queued edits on top. */
-  view(model) {
-    const out = [];
-    const outbox = this.replica?.outbox ?? new Map();
-    for (const [id, doc] of this.replica?.docs(model) ?? []) {
-      const entry = outbox.get(`${model}:${id}`);
-      if (entry?.type === "DELETE") continue;
-      let data = doc.data;
-      if (entry) {
-        data = { ...data };
-        for (const name of Object.keys(entry.clock).filter(isField)) {
-          if (entry.data[name] === undefined) delete data[name];
-          else data[name] = entry.data[name];
-        }
-      }
-      out.push({ id, data, pending: Boolean(entry), merged: this.merged.get(`${model}:${id}`) ?? null });
-    }
-    for (const entry of outbox.values()) {
-      if (entry.model === model && entry.type === "CREATE" && !this.replica.doc(model, entry.id)) {
-        out.push({ id: entry.id, data: entry.data, pending: true, merged: null });
-      }
-    }
-    return out;
+  get ready() {
+    return Boolean(this.session?.db);
   }
 
-  get pending() {
-    return this.replica?.outbox.size ?? 0;
+  /** A collection's documents as the page shows them, most recently changed first. */
+  view(name) {
+    return this.docs[name]
+      .map((doc) => {
+        const key = `${name}:${doc.primary}`;
+        const { _meta, ...data } = doc.toJSON(true);
+        return { id: doc.primary, data, at: _meta.lwt, pending: this.pending.has(key), merged: this.merged.get(key) ?? null };
+      })
+      .sort((a, b) => b.at - a.at || a.id.localeCompare(b.id));
+  }
+
+  get conflicts() {
+    return this.docs.conflicts.map((doc) => doc.toJSON());
   }
 
   // -- connection -------------------------------------------------------------------------
 
-  /** Use `token` (a new token means a new replica scope and a new connection). */
+  /** Use `token`: its own database in this browser, and its own connection. */
   connect(token) {
-    this.generation += 1;
-    this.session?.close("token changed");
-    this.token = token;
-    this.replica = token ? new Replica(this.httpUrl, token, MODELS) : null;
-    this.merged.clear();
-    this.conflicts = [];
-    this.emit("change");
-    if (token) this.run(this.generation);
-    else this.setState("idle");
+    this.queue = this.queue
+      .then(() => this.close())
+      .then(() => (token ? this.open(token) : this.setState("idle")))
+      .catch((error) => this.log(`Could not open the local database: ${describe(error)}`, "error"));
+    return this.queue;
   }
 
-  async run(generation) {
-    let failures = 0;
-    while (generation === this.generation) {
-      if (!navigator.onLine) {
-        this.setState("offline");
-        await this.pause(60_000);
-        continue;
-      }
-      this.setState(failures ? "reconnecting" : "connecting");
-      let connected = false;
-      try {
-        await this.runSession(generation, () => (connected = true));
-      } catch (error) {
-        if (generation !== this.generation) return;
-        if (error instanceof GraphQLError && REFUSED.includes(error.code)) {
-          // Retrying cannot help (an unknown token, or one without the replicator role).
-          this.setState("unauthorized");
-          this.log(`The server refused the token: ${error.message}`, "error");
-          return;
-        }
-        this.log(`Connection lost: ${describe(error)}`);
-      }
-      if (generation !== this.generation) return;
-      failures = connected ? 1 : failures + 1;
-      this.setState(navigator.onLine ? "reconnecting" : "offline");
-      await this.pause(Math.min(250 * 2 ** failures, MAX_BACKOFF_MS));
-    }
-  }
-
-  pause(ms) {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
+  async open(token) {
+    const session = (this.session = { token, db: null, replications: [], socket: null });
+    this.setState(navigator.onLine ? "connecting" : "offline");
+    const db = await createRxDatabase({
+      name: `graphql-repl-demo-${fnv1a(`${this.httpUrl} ${token}`)}`,
+      storage: getRxStorageDexie(),
     });
-  }
-
-  /** One WebSocket session: resolves or rejects when it ends, for whatever reason. */
-  async runSession(generation, onConnected) {
-    for (const model of MODELS) {
-      if (this.replica.checkpoint(model) === null) await this.load(model);
-    }
-    if (generation !== this.generation) return;
-    await new Promise((resolve, reject) => {
-      let ended = false;
-      let socket = null;
-      let pongTimer = null;
-      const end = (error) => {
-        if (ended) return;
-        ended = true;
-        clearTimeout(pongTimer);
-        this.session = null;
-        client.dispose();
-        if (error) reject(error);
-        else resolve();
-      };
-      const client = createClient({
-        url: this.wsUrl,
-        connectionParams: { Authorization: `Bearer ${this.token}` },
-        lazy: false,
-        retryAttempts: 0,
-        keepAlive: KEEPALIVE_MS,
-        onNonLazyError: () => {},
-        on: {
-          connected: (ws) => {
-            socket = ws;
-            onConnected();
-            this.setState("online");
-            this.log("Connected: following the change feeds from the stored checkpoints");
-            this.refreshConflicts();
-            this.flush();
-          },
-          // A half-open connection (no pong in time) counts as dropped.
-          ping: (received) => {
-            if (!received) {
-              pongTimer = setTimeout(() => socket?.close(4408, "Pong timeout"), PONG_TIMEOUT_MS);
-            }
-          },
-          pong: (received) => received && clearTimeout(pongTimer),
-          closed: (event) => {
-            if (event?.code === 4401 || event?.code === 4403) {
-              // connection_init refused (graphql-transport-ws)
-              const code = event.code === 4401 ? "UNAUTHENTICATED" : "FORBIDDEN";
-              end(new GraphQLError([{ message: event.reason || code, extensions: { code } }]));
-            } else {
-              end(new Error(event?.reason || `connection closed (${event?.code ?? "?"})`));
-            }
-          },
-        },
+    await db.addCollections({
+      notes: { schema: NOTE, conflictHandler: this.conflictHandler(session, "notes") },
+      users: { schema: USER, conflictHandler: this.conflictHandler(session, "users") },
+      conflicts: { schema: CONFLICT },
+    });
+    session.db = db;
+    for (const name of Object.keys(this.docs)) {
+      db[name].find().$.subscribe((docs) => {
+        this.docs[name] = docs;
+        this.synced = false; // perhaps a local edit: synced again once countPending says so
+        this.changed();
       });
-      this.session = { close: (reason) => end(new Error(reason)) };
-      for (const model of MODELS) {
-        client.subscribe(
-          { query: CHANGE_FEED, variables: { model, since: this.replica.checkpoint(model) } },
-          {
-            next: (result) => {
-              if (result.errors?.length) this.feedFailed(model, new GraphQLError(result.errors), end);
-              else this.receive(model, result.data.changeFeed);
-            },
-            error: (error) =>
-              Array.isArray(error) ? this.feedFailed(model, new GraphQLError(error), end) : end(error),
-            complete: () => end(new Error("the change feed ended")),
-          },
-        );
-      }
+    }
+    const socket = this.socketOptions(session);
+    session.replications = Object.entries(REPLICATED).map(([name, spec]) =>
+      this.replicate(session, db[name], spec, socket),
+    );
+    // Only one tab of a browser replicates (RxDB's leader election); the others share its
+    // database and show what it syncs.
+    const elector = db.leaderElector();
+    const led = typeof elector.hasLeader === "function" ? await elector.hasLeader() : elector.hasLeader;
+    if (led && !elector.isLeader && session === this.session) this.setState("shared");
+  }
+
+  replicate(session, collection, { model, label, schema }, socket) {
+    const input = { schema: forQueryBuilders(schema), checkpointFields: ["seq"] };
+    const replicationIdentifier = `graphql-repl ${this.httpUrl} ${model}`;
+    const replication = replicateGraphQL({
+      collection,
+      replicationIdentifier,
+      url: { http: this.httpUrl, ws: this.wsUrl },
+      headers: { Authorization: `Bearer ${session.token}` },
+      live: true,
+      retryTime: RETRY_MS,
+      pull: {
+        queryBuilder: pullQueryBuilderFromRxSchema(model, input),
+        streamQueryBuilder: pullStreamBuilderFromRxSchema(model, input),
+        batchSize: PULL_BATCH,
+        includeWsHeaders: true, // connection_init carries the token too
+        wsOptions: socket,
+      },
+      push: {
+        queryBuilder: pushQueryBuilderFromRxSchema(model, input),
+        batchSize: PUSH_BATCH,
+        modifier: withoutPulledStates(collection, replicationIdentifier),
+      },
+    });
+    replication.error$.subscribe((error) => this.failed(session, label, error));
+    replication.active$.subscribe(() => this.changed());
+    replication.received$.subscribe(() => this.tally(`${label}: received`));
+    replication.sent$.subscribe(() => this.tally(`${label}: pushed`));
+    return replication;
+  }
+
+  /** graphql-ws options: the badge follows the socket, and a socket that stops answering
+   * pings (a half-open connection) is closed so that it reconnects. */
+  socketOptions(session) {
+    let pongTimer = null;
+    const current = () => session === this.session && this.state !== "unauthorized";
+    return {
+      retryAttempts: Infinity,
+      retryWait: (retries) => this.backoff(retries),
+      keepAlive: KEEPALIVE_MS,
+      on: {
+        connected: (ws) => {
+          session.socket = ws;
+          if (!current()) return;
+          this.setState("online");
+          this.log("Connected: pulling what changed since the stored checkpoints, then live");
+        },
+        ping: (received) => {
+          if (!received) pongTimer = setTimeout(() => session.socket?.close(4408, "Pong timeout"), PONG_TIMEOUT_MS);
+        },
+        pong: (received) => received && clearTimeout(pongTimer),
+        closed: (event) => {
+          clearTimeout(pongTimer);
+          session.socket = null;
+          if (!current()) return;
+          if (REFUSED_CLOSE_CODES.includes(event?.code)) return this.refuse(session, event.reason || "token refused");
+          if (this.state === "online") this.log(`Connection lost: ${describe(event)}`);
+          this.setState(navigator.onLine ? "reconnecting" : "offline");
+        },
+      },
+    };
+  }
+
+  /** Wait before reconnecting: doubling up to 5 s, cut short when the browser is back online. */
+  backoff(retries) {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        removeEventListener("online", done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(250 * 2 ** retries, MAX_BACKOFF_MS));
+      addEventListener("online", done);
     });
   }
 
-  feedFailed(model, error, end) {
-    if (error.code === "BAD_USER_INPUT" && /checkpoint/i.test(error.message)) {
-      // The server does not know this checkpoint (a recreated store): start over.
-      this.log(`${model}: the stored checkpoint was refused; loading everything again`);
-      this.replica.reset(model);
-      this.emit("change");
+  wentOffline() {
+    const session = this.session;
+    if (!session || this.state === "unauthorized") return;
+    this.setState("offline");
+    this.log("Offline: edits stay in this browser until the connection is back");
+    session.socket?.close(4499, "the browser went offline"); // a real outage may go unnoticed for long
+  }
+
+  failed(session, label, error) {
+    if (session !== this.session || this.state === "unauthorized") return;
+    if (REFUSED.includes(errorCode(error)) || REFUSED_CLOSE_CODES.includes(error?.code)) {
+      this.refuse(session, describe(error));
+    } else if (!error?.rxdb) {
+      // The live stream failed for good (graphql-ws gave up): start over shortly.
+      this.log(`${label}: the live stream failed (${describe(error)}); reconnecting`, "error");
+      setTimeout(() => session === this.session && this.connect(session.token), MAX_BACKOFF_MS);
+    } else if (navigator.onLine) {
+      this.log(`${label}: ${error.parameters?.direction ?? "sync"} failed (${describe(error)}); retrying`, "error");
     }
-    end(error);
   }
 
-  /** The first load of a model: every change so far, page by page, then its checkpoint. */
-  async load(model) {
-    const docs = new Map();
-    let since = null;
-    let page;
-    do {
-      ({ changes: page } = await request(this.httpUrl, this.token, CHANGES, { model, since, limit: PAGE_SIZE }));
-      for (const change of page.changes) {
-        this.clock.observe(Object.values(change.clock ?? {}));
-        if (change.type === "DELETE") docs.delete(change.modelId);
-        else docs.set(change.modelId, { rev: change.rev, data: change.data, clock: change.clock ?? {} });
-      }
-      since = page.checkpoint;
-    } while (page.hasMore);
-    this.replica.replace(model, docs, since);
-    this.emit("change");
+  /** The server refused the token: retrying cannot help. */
+  refuse(session, reason) {
+    if (session !== this.session || this.state === "unauthorized") return;
+    this.setState("unauthorized");
+    this.log(`The server refused the token: ${reason}`, "error");
+    for (const replication of session.replications) replication.cancel();
   }
 
-  receive(model, change) {
-    this.clock.observe(Object.values(change.clock ?? {}));
-    this.replica.apply(model, change);
-    this.emit("change");
-    if (CONFLICT_MODELS.includes(model)) this.refreshConflicts();
+  async close() {
+    const session = this.session;
+    this.session = null;
+    this.pending.clear();
+    this.merged.clear();
+    this.synced = false;
+    for (const name of Object.keys(this.docs)) this.docs[name] = [];
+    if (session) {
+      await Promise.all(session.replications.map((r) => r.cancel()));
+      await session.db?.close();
+    }
+    this.changed();
   }
 
   // -- local edits ------------------------------------------------------------------------
 
-  create(model, data) {
-    const id = crypto.randomUUID?.() ?? randomHex(16);
-    const stamp = this.clock.now();
-    const clock = { _written: stamp };
-    for (const name of Object.keys(data).filter(isField)) clock[name] = stamp;
-    this.queue({ model, id, type: "CREATE", prev: null, data: { ...data, id }, clock });
-    return id;
+  doc(name, id) {
+    return this.docs[name].find((doc) => doc.primary === id) ?? null;
   }
 
-  /** Change some fields of a document (`undefined` removes a field). */
-  update(model, id, patch) {
-    const key = `${model}:${id}`;
-    const stamp = this.clock.now();
-    let entry = this.replica.outbox.get(key);
-    if (entry?.type === "DELETE") return;
-    if (!entry) {
-      const doc = this.replica.doc(model, id);
-      if (!doc) return;
-      entry = { model, id, type: "UPDATE", prev: doc.rev, data: { ...doc.data }, clock: {} };
-    }
-    const data = { ...entry.data };
-    for (const [name, value] of Object.entries(patch)) {
-      if (value === undefined) delete data[name];
-      else data[name] = value;
-    }
-    const clock = { ...entry.clock, _written: stamp };
-    for (const name of Object.keys(patch)) clock[name] = stamp;
-    this.merged.delete(key);
-    this.queue({ ...entry, data, clock });
+  async create(name, data) {
+    await this.session?.db[name].insert({ ...data, id: crypto.randomUUID() });
   }
 
-  remove(model, id) {
-    const key = `${model}:${id}`;
-    const entry = this.replica.outbox.get(key);
-    const doc = this.replica.doc(model, id);
-    if (entry?.type === "CREATE" && !doc) {
-      this.replica.unqueue(key); // never reached the server
-      this.emit("change");
-      return;
-    }
-    if (!doc) return;
-    const stamp = this.clock.now();
-    const clock = { _deleted: stamp, _written: stamp };
-    this.queue({ model, id, type: "DELETE", prev: entry?.prev ?? doc.rev, data: null, clock });
+  async update(name, id, patch) {
+    this.merged.delete(`${name}:${id}`);
+    await this.doc(name, id)?.incrementalPatch(patch);
   }
 
-  queue(entry) {
-    const key = `${entry.model}:${entry.id}`;
-    const version = (this.replica.outbox.get(key)?.version ?? 0) + 1;
-    this.replica.queue(key, { ...entry, version });
-    this.emit("change");
-    this.scheduleFlush();
-  }
-
-  scheduleFlush() {
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = null;
-      this.flush();
-    }, 0);
-  }
-
-  /** Push the outbox with bulkUpdate, model by model, while online. */
-  async flush() {
-    if (this.flushing || this.state !== "online" || !this.replica?.outbox.size) return;
-    this.flushing = true;
-    const replica = this.replica;
-    let pushed = false;
-    try {
-      for (const model of MODELS) {
-        const sent = [...replica.outbox.values()]
-          .filter((e) => e.model === model)
-          .map((entry) => ({ entry, base: replica.doc(model, entry.id)?.rev ?? null }));
-        if (!sent.length) continue;
-        const updates = sent.map(({ entry }) => ({
-          modelId: entry.id,
-          type: entry.type,
-          data: entry.data,
-          prev: entry.prev,
-          clock: entry.clock,
-        }));
-        const { bulkUpdate } = await request(this.httpUrl, this.token, BULK_UPDATE, { model, updates });
-        if (replica !== this.replica) return;
-        bulkUpdate.results.forEach((result, i) => this.settle(model, sent[i], result, bulkUpdate.conflicts));
-        this.emit("change");
-      }
-      pushed = true;
-    } catch (error) {
-      // A network failure leaves the outbox as it is: retried shortly, and on the next
-      // connection in any case.
-      if (error instanceof NetworkError) setTimeout(() => this.flush(), PUSH_RETRY_MS);
-      else this.log(`Push failed: ${error.message}`, "error");
-    } finally {
-      this.flushing = false;
-    }
-    // Edits made while this push was on its way go out next.
-    if (pushed && replica === this.replica && replica.outbox.size) this.scheduleFlush();
-  }
-
-  settle(model, { entry, base }, result, conflicts) {
-    const key = `${model}:${entry.id}`;
-    const replica = this.replica;
-    const current = replica.outbox.get(key);
-    const editedSince = current && current.version !== entry.version;
-    const label = `${model} ${entry.data?.title ?? entry.data?.name ?? entry.id}`;
-    if (["APPLIED", "MERGED", "UNCHANGED"].includes(result.status)) {
-      // Show the result at once unless the feed already brought something newer.
-      if ((replica.doc(model, entry.id)?.rev ?? null) === base && result.status !== "UNCHANGED") {
-        replica.apply(model, { modelId: entry.id, type: result.data ? entry.type : "DELETE", rev: result.rev, data: result.data }, null);
-      }
-      if (result.status === "MERGED") {
-        const mine = Object.keys(entry.clock).filter(isField);
-        const theirs = Object.keys(result.data ?? {}).filter(
-          (name) => isField(name) && !mine.includes(name) && JSON.stringify(result.data[name]) !== JSON.stringify(entry.data?.[name]),
-        );
-        this.merged.set(key, { mine, theirs });
-        this.log(`${label}: merged (yours: ${mine.join(", ") || "-"}; theirs: ${theirs.join(", ") || "-"})`, "merged");
-      }
-      if (editedSince && result.data) {
-        // Edited while the push was on its way: rebase the newer edit on the result.
-        const data = { ...result.data };
-        for (const name of Object.keys(current.clock).filter(isField)) data[name] = current.data[name];
-        replica.queue(key, { ...current, type: "UPDATE", prev: result.rev, data });
-      } else {
-        replica.unqueue(key);
-      }
-    } else if (result.status === "CONFLICT") {
-      const conflict = conflicts.find((c) => c.modelId === entry.id);
-      if (conflict) replica.setMine(key, conflict.sourceRev);
-      replica.unqueue(key);
-      this.log(`${label}: conflict, see the inbox`, "conflict");
-      this.refreshConflicts();
-    } else {
-      replica.unqueue(key);
-      this.log(`${label}: rejected (${result.error ?? result.status})`, "error");
-    }
+  async remove(name, id) {
+    await this.doc(name, id)?.incrementalRemove();
   }
 
   // -- conflicts --------------------------------------------------------------------------
 
-  async refreshConflicts() {
-    const replica = this.replica;
-    try {
-      const lists = await Promise.all(
-        CONFLICT_MODELS.map(async (model) => (await request(this.httpUrl, this.token, CONFLICTS, { model })).conflicts),
-      );
-      if (replica !== this.replica) return;
-      this.conflicts = lists.flat();
-      this.emit("change");
-    } catch (error) {
-      if (!(error instanceof NetworkError)) this.log(`Could not list conflicts: ${error.message}`);
+  /**
+   * RxDB calls `resolve` for each pushed row the server did not write as sent (CONTRACT
+   * §8: it answers its master state). The server's state is taken; when this browser's
+   * edit did not make it into that state, the User inbox keeps both sides until settled.
+   */
+  conflictHandler(session, name) {
+    return {
+      isEqual: (a, b) => deepEqual(content(a), content(b)),
+      resolve: async ({ newDocumentState, assumedMasterState, realMasterState }) => {
+        await this.conflicted(session, name, newDocumentState, assumedMasterState, realMasterState);
+        return realMasterState;
+      },
+    };
+  }
+
+  async conflicted(session, name, newState, assumedState, masterState) {
+    const { label, inbox } = REPLICATED[name];
+    const [mine, base, theirs] = [content(newState), content(assumedState ?? { id: newState.id }), content(masterState)];
+    const key = `${name}:${mine.id}`;
+    const title = theirs.title ?? theirs.name ?? mine.title ?? mine.name ?? mine.id;
+    const edited = [...new Set([...Object.keys(mine), ...Object.keys(base)])].filter(
+      (field) => field !== "id" && !deepEqual(mine[field], base[field]),
+    );
+    if (!edited.length) return; // nothing of this browser's to keep
+    if (edited.every((field) => deepEqual(mine[field], theirs[field])) && !theirs._deleted) {
+      // The server merged this edit with others made since.
+      const others = Object.keys(theirs).filter((field) => field !== "id" && !edited.includes(field) && !deepEqual(theirs[field], base[field]));
+      this.merged.set(key, edited);
+      this.log(`${label} ${title}: merged (yours: ${edited.join(", ") || "-"}; theirs: ${others.join(", ") || "-"})`, "merged");
+    } else if (inbox) {
+      await session.db?.conflicts.upsert({ id: key, collectionName: name, docId: mine.id, mine, theirs });
+      this.log(`${label} ${title}: conflict, see the inbox`, "conflict");
+    } else {
+      this.log(`${label} ${title}: the server kept its version`, "conflict");
     }
+    this.changed();
   }
 
-  /** Whether this browser pushed the source side of `conflict`. */
-  isMine(conflict) {
-    return this.replica?.mine.get(`${conflict.model}:${conflict.modelId}`) === conflict.sourceRev;
-  }
-
-  async resolve(conflict, using, data = null) {
-    await request(this.httpUrl, this.token, RESOLVE, {
-      model: conflict.model,
-      modelId: conflict.modelId,
-      using,
-      data,
-    });
-    this.replica.setMine(`${conflict.model}:${conflict.modelId}`, null);
-    this.log(`${conflict.model} ${conflict.modelId}: conflict resolved (${using})`);
-    await this.refreshConflicts();
+  /** Settle a conflict: "mine", "theirs" (already what the board holds) or "edited". */
+  async settle(conflict, choice, edited = {}) {
+    const { collectionName: name, docId, theirs } = conflict;
+    const collection = this.session.db[name];
+    const { _deleted, ...theirFields } = theirs;
+    const chosen = { mine: conflict.mine, theirs: null, edited: { ...theirFields, ...edited, id: docId } }[choice];
+    if (chosen?._deleted) await (await collection.findOne(docId).exec())?.incrementalRemove();
+    else if (chosen) await collection.upsert(chosen);
+    await this.doc("conflicts", conflict.id)?.incrementalRemove();
+    this.log(`${REPLICATED[name].label} ${theirs.name ?? conflict.mine.name ?? docId}: kept ${choice}`);
   }
 
   // -- events -----------------------------------------------------------------------------
+
+  /** Something changed: redraw now, and recount the edits not yet accepted soon after. */
+  changed() {
+    this.emit("change");
+    this.pendingTimer ??= setTimeout(() => {
+      this.pendingTimer = null;
+      this.countPending();
+    }, 50);
+  }
+
+  async countPending() {
+    const session = this.session;
+    const pending = new Set();
+    let idle = true;
+    try {
+      for (const replication of session?.replications ?? []) {
+        const state = replication.internalReplicationState;
+        if (!state) continue; // not started: this tab does not replicate
+        for (const id of await unpushed(state)) pending.add(`${replication.collection.name}:${id}`);
+        idle &&= !state.events.active.up.getValue() && !state.events.active.down.getValue();
+        if (idle) await awaitRxStorageReplicationInSync(state); // documents, metadata, checkpoints
+      }
+    } catch {
+      return; // the database closed meanwhile
+    }
+    if (session !== this.session) return;
+    const synced = idle && this.state === "online" && !pending.size;
+    if (synced === this.synced && deepEqual([...pending].sort(), [...this.pending].sort())) return;
+    [this.pending, this.synced] = [pending, synced];
+    this.emit("change");
+  }
+
+  /** Count events of one kind and log them together (a first pull brings many). */
+  tally(kind) {
+    this.tallies.set(kind, (this.tallies.get(kind) ?? 0) + 1);
+    this.tallyTimer ??= setTimeout(() => {
+      this.tallyTimer = null;
+      for (const [what, count] of this.tallies) this.log(`${what} ${count} document${count === 1 ? "" : "s"}`);
+      this.tallies.clear();
+    }, 200);
+  }
 
   setState(state) {
     if (state === this.state) return;
     this.state = state;
     this.emit("state");
+    this.changed();
   }
 
   log(message, kind = "info") {

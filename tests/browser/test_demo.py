@@ -38,10 +38,10 @@ def unique(prefix: str) -> str:
 
 @dataclass
 class Received:
-    """The change documents a page received, from its network traffic: ``changes`` pages
-    over HTTP and ``changeFeed`` events over WebSocket."""
+    """The documents a page pulled, from its network traffic: ``pull<Model>`` pages over
+    HTTP and ``stream<Model>`` batches over WebSocket (each document with its ``model``)."""
 
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def watch(self, page: Page) -> None:
@@ -49,11 +49,17 @@ class Received:
         page.on("websocket", self._on_websocket)
 
     def notes(self) -> list[dict[str, Any]]:
-        return [c for c in self.changes if c.get("model") == "Note"]
+        return [d for d in self.documents if d["model"] == "Note"]
 
     async def settle(self) -> None:
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def _take(self, data: dict[str, Any] | None, prefix: str) -> None:
+        for name, batch in (data or {}).items():
+            if name.startswith(prefix) and isinstance(batch, dict):
+                model = name.removeprefix(prefix)
+                self.documents.extend({**d, "model": model} for d in batch["documents"])
 
     def _on_response(self, response: Response) -> None:
         if response.url.endswith("/graphql") and response.request.method == "POST":
@@ -62,10 +68,7 @@ class Received:
             task.add_done_callback(self.tasks.discard)
 
     async def _read(self, response: Response) -> None:
-        body = await response.json()
-        page = (body.get("data") or {}).get("changes")
-        if page:
-            self.changes.extend(page["changes"])
+        self._take((await response.json()).get("data"), "pull")
 
     def _on_websocket(self, ws: WebSocket) -> None:
         ws.on("framereceived", self._on_frame)
@@ -73,9 +76,7 @@ class Received:
     def _on_frame(self, payload: str | bytes) -> None:
         message = json.loads(payload)
         if message.get("type") == "next":
-            change = ((message.get("payload") or {}).get("data") or {}).get("changeFeed")
-            if change:
-                self.changes.append(change)
+            self._take((message.get("payload") or {}).get("data"), "stream")
 
 
 class Board:
@@ -117,6 +118,10 @@ class Board:
     async def go_offline(self) -> None:
         await self.context.set_offline(True)
         await self.shows_state("offline")
+
+    async def wait_synced(self) -> None:
+        """Until the page says it has stored everything it pulled and pushed every edit."""
+        await expect(self.state_badge).to_have_attribute("data-synced", "true", timeout=SYNC_MS)
 
     async def go_online(self) -> None:
         await self.context.set_offline(False)
@@ -163,7 +168,8 @@ def server(browser_servers: ServerFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def token(server: Server) -> str:
-    return server.token("replicator")
+    """An end user's token: the demo syncs with READ and WRITE alone (CONTRACT §8)."""
+    return server.token("writer")
 
 
 @pytest.fixture
@@ -246,6 +252,7 @@ async def test_offline_edits_of_different_fields_merge_on_reconnect(
     await expect(a.page.get_by_test_id("outbox-count")).to_have_attribute("data-count", "1")
     await expect(a.note(title).get_by_test_id("note-pending")).to_be_visible()
     await b.edit_note(title, body="pack bags, book hotel")
+    await b.wait_synced()  # the server has the online window's edit
     await a.screenshot(artifacts / "demo-offline-a.png")
     # The offline window does not see the online window's edit yet.
     await expect(a.note(title).get_by_test_id("note-body")).to_have_text("pack bags")
@@ -315,7 +322,8 @@ async def test_reload_and_reconnect_resume_from_the_stored_checkpoint(
     notes = board.page.get_by_test_id("note")
     await expect(notes).to_have_count(30)
     await board.received.settle()
-    assert len(board.received.notes()) == 30  # the first load fetched the whole board
+    assert len(board.received.notes()) == 30  # the first load pulled the whole board
+    await board.wait_synced()
 
     # Away (the page is closed): two edits, one new note, one deletion.
     await board.page.goto("about:blank")
@@ -323,7 +331,7 @@ async def test_reload_and_reconnect_resume_from_the_stored_checkpoint(
     await graphql(server, token, UPDATE_NOTE, id=ids[1], d={"body": "y"})
     await graphql(server, token, CREATE_NOTE, d={"title": "Note 30"})
     await graphql(server, token, DELETE_NOTE, id=ids[2])
-    board.received.changes.clear()
+    board.received.documents.clear()
     await board.open()  # the token is remembered
     await expect(board.note("Note 00 edited")).to_be_visible()
     await expect(board.note("Note 30")).to_be_visible()
@@ -332,12 +340,12 @@ async def test_reload_and_reconnect_resume_from_the_stored_checkpoint(
     await expect(notes).to_have_count(30)
     await board.received.settle()
     received = board.received.notes()
-    assert len(received) == 4, [c["modelId"] for c in received]
-    assert sum(c["data"] is not None for c in received) == 3  # documents: only what changed
+    assert len(received) == 4, [d["id"] for d in received]
+    assert sum(not d["_deleted"] for d in received) == 3  # documents: only what changed
     await board.screenshot(artifacts / "demo-reloaded.png")
 
     # A dropped connection (the server restarts): the page reconnects and catches up.
-    board.received.changes.clear()
+    board.received.documents.clear()
     server.stop()
     await board.shows_state("reconnecting")
     await board.screenshot(artifacts / "demo-reconnecting.png")
@@ -346,14 +354,26 @@ async def test_reload_and_reconnect_resume_from_the_stored_checkpoint(
     await expect(board.note("Note 03 while away")).to_be_visible(timeout=SYNC_MS)
     await board.wait_state("online")
     await board.received.settle()
-    assert [c["modelId"] for c in board.received.notes()] == [ids[3]]
+    assert [d["id"] for d in board.received.notes()] == [ids[3]]
 
 
 CREATE_USER = "mutation($d: UserInput!) { createUser(data: $d) { id } }"
 
 
-async def test_user_conflict_inbox_keep_mine_resolves_on_the_server(
-    boards: Callable[[], Awaitable[Board]], server: Server, token: str, artifacts: Path
+USER = "query($id: ID!) { user(id: $id) { name } }"
+
+
+@pytest.mark.parametrize(
+    ("choice", "kept"),
+    [("keep-mine", "Lovelace"), ("keep-theirs", "Byron"), ("keep-edited", "King")],
+)
+async def test_user_conflict_inbox_settles_a_manual_conflict_and_the_server_holds_the_choice(
+    boards: Callable[[], Awaitable[Board]],
+    server: Server,
+    token: str,
+    artifacts: Path,
+    choice: str,
+    kept: str,
 ) -> None:
     name = unique("Ada")
     data = {"name": name, "email": "ada@example.org"}
@@ -367,43 +387,63 @@ async def test_user_conflict_inbox_keep_mine_resolves_on_the_server(
 
     await a.go_offline()
     await a.edit_user(name, f"{name} Lovelace")
+    await expect(a.user(name).get_by_test_id("user-pending")).to_be_visible()
     await b.edit_user(name, f"{name} Byron")
     await expect(b.user(f"{name} Byron")).to_be_visible()
+    await b.wait_synced()  # the server has the online window's edit
     await a.go_online()
 
+    # The push is refused (User's fields are MANUAL): the inbox holds both sides.
     conflict = a.page.get_by_test_id("conflict").filter(has_text=f"{name} Lovelace")
     await expect(conflict).to_be_visible(timeout=SYNC_MS)
     await expect(conflict.get_by_test_id("mine-value")).to_have_text(f"{name} Lovelace")
     await expect(conflict.get_by_test_id("theirs-value")).to_have_text(f"{name} Byron")
-    assert conflict
     assert await conflict.get_attribute("data-id") == user_id
-    await a.screenshot(artifacts / "demo-conflict-inbox.png")
+    if choice == "keep-mine":
+        await a.screenshot(artifacts / "demo-conflict-inbox.png")
+    if choice == "keep-edited":
+        await conflict.get_by_test_id("resolve-name").fill(f"{name} King")
 
-    await conflict.get_by_test_id("keep-mine").click()
+    await conflict.get_by_test_id(choice).click()
     await expect(a.page.get_by_test_id("conflict")).to_have_count(0)
-    listed = await graphql(server, token, 'query { conflicts(model: "User") { modelId } }')
-    assert listed["conflicts"] == []
     for board in (a, b):
         await expect(board.user(name).get_by_test_id("user-name")).to_have_text(
-            f"{name} Lovelace", timeout=SYNC_MS
+            f"{name} {kept}", timeout=SYNC_MS
         )
-        await expect(board.page.get_by_test_id("conflict")).to_have_count(0, timeout=SYNC_MS)
-    await a.screenshot(artifacts / "demo-conflict-resolved.png")
+        await expect(board.page.get_by_test_id("conflict")).to_have_count(0)
+    await expect(a.page.get_by_test_id("outbox-count")).to_have_attribute("data-count", "0")
+    stored = await graphql(server, token, USER, id=user_id)
+    assert stored["user"] == {"name": f"{name} {kept}"}
+    if choice == "keep-mine":
+        await a.screenshot(artifacts / "demo-conflict-resolved.png")
+
+
+RETRY_S = 3  # longer than the demo waits before retrying a request or a connection
 
 
 async def test_a_refused_token_is_shown_and_not_retried(
-    boards: Callable[[], Awaitable[Board]], token: str
+    boards: Callable[[], Awaitable[Board]], server: Server, token: str
 ) -> None:
     board = await boards()
+    sockets: list[str] = []
+    board.page.on("websocket", lambda ws: sockets.append(ws.url))
     await board.page.goto(board.url)
     await board.page.get_by_test_id("token-input").fill("not-a-token")
     await board.page.get_by_test_id("connect").click()
     await board.shows_state("unauthorized")
     await expect(board.page.get_by_test_id("connection-state")).to_have_text("token refused")
-    # A known token without REPLICATE (the change feed needs it) is refused as well.
-    await board.page.get_by_test_id("token-input").fill(board.server.token("writer"))
+    asked, opened = len(board.requested), len(sockets)
+    await asyncio.sleep(RETRY_S)
+    assert board.requested[asked:] == []
+    assert sockets[opened:] == []
+
+    # A reader token syncs down (pull and stream need READ); its first edit is refused.
+    await board.page.get_by_test_id("token-input").fill(server.token("reader"))
     await board.page.get_by_test_id("connect").click()
+    await board.wait_state("online")
+    await board.add_note(unique("Read only"))
     await board.shows_state("unauthorized")
+
     await board.page.get_by_test_id("token-input").fill(token)
     await board.page.get_by_test_id("connect").click()
     await board.wait_state("online")
