@@ -128,8 +128,9 @@ def _uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvico
 
 
 class _Server(uvicorn.Server):
-    """On a stop signal, completes changeFeed subscriptions first (so subscribers see a
-    normal completion), then lets uvicorn shut down. A second signal stops at once."""
+    """On a stop signal, ends the change feeds first, then lets uvicorn shut down: it closes
+    each WebSocket with 1012 (Service Restart), which graphql-ws clients retry, resubscribing
+    from their last checkpoint. A second signal stops at once."""
 
     def __init__(self, config: uvicorn.Config, repository: Repository) -> None:
         super().__init__(config)
@@ -164,6 +165,6 @@ class _Server(uvicorn.Server):
 
     async def _drain(self) -> None:
         self.repository.stop_feeds()
-        await asyncio.sleep(0.2)  # let the completions reach the sockets
+        await asyncio.sleep(0.2)  # let the feeds' last events reach the sockets
         # A stop we handled is a clean exit (status 0): not re-raised as the signal.
         self.should_exit = True

@@ -292,7 +292,7 @@ class RemoteModel(Endpoint):
     ) -> AsyncIterator[Change]:
         """The ``changeFeed`` subscription: every change after ``since`` (none when it is
         None), then live ones, each with its checkpoint. Ends when the server completes the
-        subscription (it does when it shuts down); a lost connection raises
+        subscription; a lost connection (a server that stops closes it with 1012) raises
         ``TransientError``. Not retried here: whoever reconnects knows which checkpoint it
         has applied. ``on_connect`` is called once the server has accepted the connection."""
         transport = WebsocketsTransport(

@@ -67,8 +67,8 @@ class Repository:
         return self.store.tokens
 
     def stop_feeds(self) -> None:
-        """Complete every changeFeed subscription (a server that is stopping calls this
-        before it closes connections, so subscribers see a normal completion)."""
+        """End every feed after what it has pending (a server that is stopping calls this
+        before it closes its connections)."""
         for hub in self._hubs.values():
             hub.stop()
 

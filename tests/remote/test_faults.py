@@ -143,7 +143,7 @@ def test_live_run_follows_the_source_across_restarts(
         source.create_notes(note_ids(30, "after-crash"))
         wait_for(caught_up, what="the changes around the crash")
 
-        # A clean restart (the server completes the feed first) is followed as well.
+        # A clean restart (the server closes the connection with 1012) is followed as well.
         sqlite_servers.restart(a)
         source.create("Note", {"id": "after-restart", "title": "last"})
         wait_for(caught_up, what="the change after the restart")
