@@ -156,6 +156,11 @@ class ChangeHub:
         then of live ones, as they come; ``check`` is awaited every ``check_interval``
         seconds."""
         await self._start()
+        if since is None:
+            # Nothing from before the subscription: start at the end of the log now. The
+            # hub's cursor can still be behind a write already acknowledged to this very
+            # caller (MongoDB: the hub reads up to the watermark on its own schedule).
+            since = await self.changelog.checkpoint()
         sub = _Subscriber(where, self.max_pending)
         watchdog = None
         if check is not None:

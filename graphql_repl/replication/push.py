@@ -28,7 +28,6 @@ from ..errors import Forbidden, InvalidDocument
 from ..models import Document
 from ..stores.base import Store, StoredConflict, StoredDoc, WriteBatch
 from .changelog import state_of
-from .clocks import WRITTEN_KEY
 from .merge import incoming_wins_deletion, merge_documents
 from .revisions import rev_of
 from .tenancy import TenantScope
@@ -141,24 +140,26 @@ def settle(row: _Row, cur: StoredDoc | None, versioning: Versioning) -> Write | 
     if row.assumed == master:
         clock = versioning.stamp(row.new, {}, cur)
         return Write(versioning.successor(row.key, cur, row.new, clock, None))
+    # The master moved on since the state the pusher based its row on. The pusher's
+    # edits carry no time (RxDB sends none), so they are not taken for later writes than
+    # the master's: where both sides changed a field, LATEST keeps the master's value; a
+    # field only the pusher changed takes its value; and a row pushed again from an old
+    # state (a client that lost track of what it had pulled) cannot undo newer edits.
     model = versioning.model
     if row.new is not None and master is not None:
         assert cur is not None
-        # Fields whose pushed value differs from the master's were written by the pusher
-        # now; the others keep the master's stamps.
-        clock = {k: v for k, v in versioning.stamp(row.new, {}, cur).items() if k in row.new}
-        merged = merge_documents(model, row.assumed, row.new, master, clock, cur.clock)
-        if merged.unresolved:
-            return Kept()
-        merged.clock[WRITTEN_KEY] = versioning.clock.now()
-        return Write(versioning.successor(row.key, cur, merged.data, merged.clock, None))
+        merged = merge_documents(model, row.assumed, row.new, master, {}, cur.clock)
+        if merged.unresolved or merged.data == master:
+            return Kept()  # a conflict for the pusher, or nothing of its row to keep
+        # Written now: the values that differ from the master's get new stamps.
+        clock = versioning.stamp(merged.data, {}, cur)
+        return Write(versioning.successor(row.key, cur, merged.data, clock, None))
     # One side deleted the document while the other edited it (or this side never had
-    # the document the pusher edited: then the push wins).
-    pushed_clock = versioning.stamp(row.new, {}, cur)
-    wins = cur is None or incoming_wins_deletion(model, row.new is None, pushed_clock, cur.clock)
-    if not wins:
+    # the document the pusher edited: then the push is written).
+    if cur is not None and not incoming_wins_deletion(model, row.new is None, {}, cur.clock):
         return Kept()
-    return Write(versioning.successor(row.key, cur, row.new, pushed_clock, None))
+    clock = versioning.stamp(row.new, {}, cur)
+    return Write(versioning.successor(row.key, cur, row.new, clock, None))
 
 
 def decide(

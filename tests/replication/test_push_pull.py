@@ -95,6 +95,25 @@ async def test_concurrent_edits_merge_per_field_with_the_assumed_state_as_base(p
     assert await notes.get("n1") == master.data
 
 
+async def test_a_row_pushed_again_from_an_old_state_cannot_undo_newer_edits(pair, wall):
+    """A client that lost track of what it pulled pushes a state it had (RxDB can, when a
+    page closes mid-pull): where the master changed the same field since, it is kept."""
+    a, _ = pair
+    notes = a.model("Note")
+    old = await notes.create({"id": "n1", "title": "old", "body": "b"})
+    wall.tick()
+    newer = await notes.update("n1", {"title": "newer"})
+
+    before = await notes.checkpoint()
+
+    pushed = await notes.push([_row(old)])  # no assumed state: "it is new to me"
+
+    (master,) = pushed.masters
+    assert master.data == newer
+    assert await notes.get("n1") == newer
+    assert await notes.checkpoint() == before  # nothing written
+
+
 async def test_a_manual_conflict_writes_and_records_nothing_and_answers_the_master(pair):
     a, _ = pair
     users = a.model("User")
