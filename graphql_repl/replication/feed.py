@@ -23,6 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from .. import tasks
 from ..errors import FeedOverflow, ReplError, StoreError
 from ..events import Events
 from ..filters import Filter, matches
@@ -140,9 +141,7 @@ class ChangeHub:
     async def close(self) -> None:
         self.stop()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)
             self._task = None
 
     async def subscribe(

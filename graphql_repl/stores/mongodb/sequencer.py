@@ -44,6 +44,7 @@ from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
+from ... import tasks
 from .errors import driver_errors
 from .lease import Lease
 from .positions import Version, assignment, count, highest_position, unsequenced
@@ -120,9 +121,7 @@ class Sequencer:
     async def stop(self) -> None:
         """Stop, handing the lease on (so that a standby need not wait for it to expire)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)
             self._task = None
         if self.lease.held():
             with contextlib.suppress(PyMongoError, TimeoutError):
