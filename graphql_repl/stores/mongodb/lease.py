@@ -61,6 +61,11 @@ class Lease:
     def held(self) -> bool:
         return self._term is not None
 
+    def quiet_for(self, now: float) -> float:
+        """Seconds since the holder's last write of the state was seen (this process's
+        own writes included): how far the sequencing may be behind (0 before any)."""
+        return 0.0 if self._beat < 0 else max(0.0, now - self._seen)
+
     def valid(self, now: float) -> bool:
         """Held, and recently enough written that no standby can have taken it over."""
         return self.held() and now < self._written + self.ttl * self.hold

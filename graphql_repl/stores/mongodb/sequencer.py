@@ -139,6 +139,16 @@ class Sequencer:
             return "The change log's sequencer is not running"
         return self.lease.status(self._state, time.monotonic())
 
+    def gauges(self) -> dict[str, float]:
+        """The sequencer's lag, for the metrics: this process's writes still waiting for
+        their positions, the seconds since the holder was last seen writing the state, and
+        whether this process holds the lease."""
+        return {
+            "sequencer_unsequenced_writes": float(len(self.waiters)),
+            "sequencer_seconds_behind": self.lease.quiet_for(time.monotonic()),
+            "sequencer_lease_held": 1.0 if self.lease.held() else 0.0,
+        }
+
     def kick(self) -> None:
         """Something was written: look at the stream now."""
         self._kick.set()

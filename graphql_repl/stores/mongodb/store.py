@@ -173,6 +173,9 @@ class MongoStore(Store):
         with driver_errors():
             return self._encode(await watermark(self._collection("documents")))
 
+    def gauges(self) -> Mapping[str, float]:
+        return {} if self._sequencer is None else self._sequencer.gauges()
+
     async def readiness(self) -> str | None:
         """Also: the change log is being sequenced (this process holds the sequencer's
         lease, or follows a holder that renews it)."""

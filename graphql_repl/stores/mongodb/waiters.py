@@ -21,6 +21,9 @@ class Waiters:
     def __bool__(self) -> bool:
         return bool(self._futures)
 
+    def __len__(self) -> int:
+        return len(self._futures)
+
     def versions(self) -> list[Version]:
         return list(self._futures)
 
