@@ -3,7 +3,6 @@
 RxDB's own query builders work against the server unmodified and Apollo Client and urql
 can cache what they return (every document type has ``id``)."""
 
-import logging
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
@@ -19,8 +18,6 @@ from .push_rows import refusals
 from .scalars import Checkpoint
 from .subscriptions import check_can_subscribe, counted
 from .typed_fields import lower_first
-
-log = logging.getLogger(__name__)
 
 
 def sync_fields(types: ModelTypes) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -41,14 +38,6 @@ def sync_fields(types: ModelTypes) -> tuple[dict[str, Any], dict[str, Any], dict
         refused = refusals(info.root_value, str(info.path.key))
         pushed = await caller_model(info, name).push(
             [_row(r, model.by_name, refused.get(i)) for i, r in enumerate(rows)]
-        )
-        log.info(
-            "push %s: %d written, %d merged, %d kept (conflicts), %d refused",
-            name,
-            pushed.written,
-            pushed.merged,
-            pushed.kept,
-            pushed.refused,
         )
         return [types.build(s) for s in pushed.masters]
 
