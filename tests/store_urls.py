@@ -21,9 +21,11 @@ def new_store_url(kind: str, directory: Path, name: str, mongodb_url: str | None
     return urlunsplit(urlsplit(mongodb_url)._replace(path=f"/{database}"))
 
 
-async def drop_store(url: str) -> None:
-    """Remove the data of the (closed) store at ``url`` where it outlives the test: a
-    database on a MongoDB server. A SQLite file goes with the test's directory."""
+async def drop_store(store: object) -> None:
+    """Remove the data of the (closed) store at ``store`` (a URL, or the ``StoreURL`` of
+    settings) where it outlives the test: a database on a MongoDB server. A SQLite file
+    goes with the test's directory."""
+    url = getattr(store, "secret", None) or str(store)
     if not url.startswith(("mongodb://", "mongodb+srv://")):
         return
     from pymongo import AsyncMongoClient

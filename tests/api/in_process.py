@@ -56,7 +56,7 @@ class LocalServer:
         self.schema = schema
         self.events = SharedEvents()
         self.authenticator = Authenticator(
-            repository.store,
+            repository.tokens,
             settings.jwt_secret,
             settings.jwt_audience,
             settings.auth_recheck_interval,
@@ -67,7 +67,7 @@ class LocalServer:
         """A token of ``role`` (bound to ``tenant``) in this store, made once."""
         key = (role, tenant)
         if key not in self._tokens:
-            self._tokens[key] = await create_token(self.repository.store, role, tenant)
+            self._tokens[key] = await create_token(self.repository.tokens, role, tenant)
         return self._tokens[key]
 
     async def api(self, role: str | None, tenant: str | None = None) -> LocalApi:
