@@ -1,0 +1,69 @@
+// Apollo Client 4 with the normalised cache filled by apollo-sync.mjs (pullNote, then
+// streamNote, tombstones evicted), driven by tests/js_clients/test_apollo.py through
+// lib/commands.mjs. What Apollo warns about (console.warn, console.error) is recorded.
+import { gql } from "@apollo/client";
+import { filter, firstValueFrom, timeout } from "rxjs";
+import WebSocket from "ws";
+import { serve, WAIT_MS } from "./lib/commands.mjs";
+import { apolloClient, followNotes, NOTE } from "./apollo-sync.mjs";
+
+const warnings = [];
+for (const level of ["warn", "error"]) {
+  console[level] = (...args) => warnings.push(args.map(String).join(" "));
+}
+
+const NOTES = gql`
+  query Notes($where: JSON) { notes(where: $where) { ...NoteFields } }
+  ${NOTE}
+`;
+
+let client;
+let stream;
+let watched; // the ObservableQuery of `watch`
+
+const fragmentOf = (id) => ({ fragment: NOTE, from: { __typename: "Note", id } });
+const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const matches = (doc, fields) => doc != null && Object.entries(fields).every(([k, v]) => same(doc[k], v));
+const within = (observable) => firstValueFrom(observable.pipe(timeout(WAIT_MS)));
+
+serve({
+  async open({ http, ws, token }) {
+    client = apolloClient({ http, ws, token, webSocketImpl: WebSocket });
+    stream = await followNotes(client);
+  },
+
+  // Waits until the cache holds Note `id` with `fields` (with `gone`: until it holds none),
+  // then answers what readFragment returns.
+  async waitFragment({ id, fields = {}, gone = false }) {
+    const wanted = ({ data, dataState }) =>
+      gone ? dataState !== "complete" : dataState === "complete" && matches(data, fields);
+    await within(client.watchFragment(fragmentOf(id)).pipe(filter(wanted)));
+    return client.readFragment({ fragment: NOTE, id: client.cache.identify({ __typename: "Note", id }) });
+  },
+
+  // Watches `notes(where: {id: {inq: ids}})` (cache-and-network).
+  async watch({ ids }) {
+    watched = client.watchQuery({ query: NOTES, variables: { where: { id: { inq: ids } } } });
+    const result = await within(watched.pipe(filter((r) => r.dataState === "complete")));
+    return result.data.notes;
+  },
+
+  // Waits until the watched query's notes have these ids (in this order).
+  async waitWatched({ ids }) {
+    const wanted = (r) => r.dataState === "complete" && same(r.data.notes.map((n) => n.id), ids);
+    return (await within(watched.pipe(filter(wanted)))).data.notes;
+  },
+
+  async cached() {
+    return client.cache.extract();
+  },
+
+  async warnings() {
+    return warnings;
+  },
+
+  async close() {
+    stream?.unsubscribe();
+    client?.stop();
+  },
+});
