@@ -1,0 +1,26 @@
+import { Client, fetchExchange, subscriptionExchange } from "@urql/core";
+import { cacheExchange } from "@urql/exchange-graphcache";
+import { createClient, type Client as WsClient } from "graphql-ws";
+
+// A normalised cache (graphcache): stream<Model> batches and push<Model> answers update
+// its entities by `__typename` and `id` (a tombstone stays as `_deleted: true`); the
+// batches and their checkpoints have no id and are kept inside their results.
+export function urqlClient(http: string, ws: WsClient, token: string): Client {
+  return new Client({
+    url: http,
+    fetchOptions: { headers: { Authorization: `Bearer ${token}` } },
+    exchanges: [
+      cacheExchange({ keys: { NotePullBulk: () => null, NoteCheckpoint: () => null } }),
+      fetchExchange,
+      subscriptionExchange({
+        forwardSubscription(request) {
+          const input = { ...request, query: request.query ?? "" };
+          return { subscribe: (sink) => ({ unsubscribe: ws.subscribe(input, sink) }) };
+        },
+      }),
+    ],
+  });
+}
+
+export const socket = (url: string, token: string, webSocketImpl?: unknown): WsClient =>
+  createClient({ url, connectionParams: { Authorization: `Bearer ${token}` }, webSocketImpl });
