@@ -6,8 +6,8 @@ import { addRxPlugin, createRxDatabase, defaultConflictHandler } from "rxdb";
 import { RxDBDevModePlugin, disableWarnings } from "rxdb/plugins/dev-mode";
 import { getRxStorageMemory } from "rxdb/plugins/storage-memory";
 import { wrappedValidateAjvStorage } from "rxdb/plugins/validate-ajv";
-import { filter, firstValueFrom, tap, timeout } from "rxjs";
-import { errorCodes, percentile, serve, WAIT_MS } from "./lib/commands.mjs";
+import { filter, tap } from "rxjs";
+import { errorCodes, percentile, serve, within } from "./lib/commands.mjs";
 import { noteSchema, replicateModel } from "./rxdb-sync.mjs";
 
 disableWarnings();
@@ -87,7 +87,6 @@ function model(db, name) {
 }
 
 const plain = (doc) => (doc ? doc.toMutableJSON() : null);
-const within = (observable) => firstValueFrom(observable.pipe(timeout(WAIT_MS)));
 
 const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 const matches = (doc, fields) => doc !== null && Object.entries(fields).every(([k, v]) => same(doc[k], v));
@@ -162,14 +161,21 @@ serve({
   // Waits until the collection's document has `fields` (or, with `gone`, until it has none).
   async waitFor({ db, model: name, id, fields = {}, gone = false }) {
     const { collection } = model(db, name);
-    const wanted = (doc) => (gone ? doc === null : matches(plain(doc), fields));
-    return plain(await within(collection.findOne(id).$.pipe(filter(wanted))));
+    let last;
+    const wanted = (doc) => {
+      last = plain(doc);
+      return gone ? last === null : matches(last, fields);
+    };
+    const wish = gone ? "gone" : `with ${JSON.stringify(fields)}`;
+    await within(collection.findOne(id).$.pipe(filter(wanted)), () => `${name} ${id} is ${JSON.stringify(last)}, not ${wish}`);
+    return last;
   },
 
   async waitForError({ db, model: name, code }) {
     const { replication, log } = model(db, name);
     const seen = () => log.errors.find((e) => e.codes.includes(code));
-    if (!seen()) await within(replication.error$.pipe(filter(() => seen() !== undefined)));
+    const what = () => `no ${code} error among ${JSON.stringify(log.errors)}`;
+    if (!seen()) await within(replication.error$.pipe(filter(() => seen() !== undefined)), what);
     return seen();
   },
 
@@ -206,6 +212,7 @@ serve({
             arrived = performance.now();
           }),
         ),
+        () => `write ${i} of ${count} did not reach the collection`,
       );
       const start = performance.now();
       const response = await fetch(http, {

@@ -8,6 +8,7 @@
 // Commands run concurrently; each answers when its promise settles. The process exits
 // when stdin closes, after `close()`.
 import { createInterface } from "node:readline";
+import { firstValueFrom, timeout } from "rxjs";
 
 // Generous: only reached when something is wrong (the Python side waits a little longer).
 export const WAIT_MS = 20_000;
@@ -31,6 +32,17 @@ export function serve(commands) {
     process.exit(0);
   });
   print({ event: "ready" });
+}
+
+// The first value of `observable`; after WAIT_MS, an error saying what did not come
+// (`what()`: a description of what there is instead).
+export async function within(observable, what) {
+  try {
+    return await firstValueFrom(observable.pipe(timeout(WAIT_MS)));
+  } catch (error) {
+    if (error?.name !== "TimeoutError") throw error;
+    throw new Error(`waited ${WAIT_MS} ms: ${what()}`);
+  }
 }
 
 // Every `extensions.code` found in a (nested, JSON-able) error value.
