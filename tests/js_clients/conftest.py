@@ -24,10 +24,25 @@ def sqlite_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerF
     factory.close()
 
 
+@pytest.fixture(scope="session")
+def mongodb_servers(
+    mongodb_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerFactory]:
+    factory = ServerFactory(tmp_path_factory.mktemp("web-clients-mongodb"), mongodb_url)
+    yield factory
+    factory.close()
+
+
 @pytest.fixture(scope="module")
-def server(sqlite_servers: ServerFactory) -> Iterator[Server]:
-    """A server on a SQLite store of its own, for one test module."""
-    server = sqlite_servers.start()
+def servers(sqlite_servers: ServerFactory) -> ServerFactory:
+    """Where a module's server runs: SQLite (a module can parametrize it over stores)."""
+    return sqlite_servers
+
+
+@pytest.fixture(scope="module")
+def server(servers: ServerFactory) -> Iterator[Server]:
+    """A server on a store of its own, for one test module."""
+    server = servers.start()
     yield server
     assert server.alive(), f"the server died:\n{server.log_text()[-4000:]}"
-    sqlite_servers.close([server])
+    servers.close([server])

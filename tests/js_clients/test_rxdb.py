@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from servers import Server
+from servers import Server, ServerFactory
 
 from .helpers import Api, uid
 from .node import NodeClient
@@ -21,6 +21,16 @@ NOTE = "id title body tags views tenantId"
 USER = "id name email"
 RECORD = "id account amount currency"
 LATENCY_WRITES = 50
+PAGE = 100  # the documents per pull<Model> (pull.batchSize in rxdb-sync.mjs)
+PUSH_NOTES = "mutation($rows: [NoteInputPushRow!]) { pushNote(notePushRow: $rows) { id } }"
+NOTES = "query($ids: [ID!]) { notes(where: {id: {inq: $ids}}, limit: 500) { id views } }"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "mongodb"])
+def servers(request: pytest.FixtureRequest) -> ServerFactory:
+    """The module runs once on each store."""
+    factory: ServerFactory = request.getfixturevalue(f"{request.param}_servers")
+    return factory
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +56,10 @@ class RxDatabase:
     def __call__(self, cmd: str, model: str = "note", **args: Any) -> Any:
         return self.client.call(cmd, db=self.name, model=model, **args)
 
-    def pulls(self, model: str = "note") -> int:
-        """How many pull<Model> requests RxDB has sent so far."""
+    def sent(self, operation: str, model: str = "note") -> int:
+        """How many requests of ``operation`` ("Pull", "Push") RxDB has sent so far."""
         operations = self("log", model)["operations"]
-        return sum(1 for name in operations if name and name.startswith("Pull"))
+        return sum(1 for name in operations if name and name.startswith(operation))
 
 
 def open_db(
@@ -60,6 +70,7 @@ def open_db(
     models: tuple[str, ...] = ("note",),
     ws: str | None = None,
     include_ws_headers: bool = False,
+    schemas: dict[str, str] | None = None,
 ) -> RxDatabase:
     name = uid(f"{role}-")
     docs = rxdb.call(
@@ -70,6 +81,7 @@ def open_db(
         ws=ws or server.ws_url,
         models=list(models),
         includeWsHeaders=include_ws_headers,
+        schemas=schemas or {},
     )
     return RxDatabase(rxdb, name, docs)
 
@@ -87,7 +99,9 @@ def local(doc: dict[str, Any] | None, fields: str) -> dict[str, Any] | None:
     return {name: doc.get(name) for name in fields.split()}
 
 
-def test_initial_pull_brings_the_servers_documents(rxdb, server, admin):
+def test_initial_pull_brings_the_servers_documents_page_by_page(rxdb, server, admin):
+    many = [uid("page-") for _ in range(2 * PAGE + 5)]
+    assert admin(PUSH_NOTES, rows=[{"newDocumentState": {"id": i, "views": 1}} for i in many])
     kept = [
         admin.create("Note", NOTE, id=uid("pull-"), title="a", tags=["x", "y"], views=2),
         admin.create("Note", NOTE, id=uid("pull-"), body="only a body"),
@@ -100,6 +114,8 @@ def test_initial_pull_brings_the_servers_documents(rxdb, server, admin):
     by_id = {doc["id"]: doc for doc in db.docs["note"]}
     assert [local(by_id.get(doc["id"]), NOTE) for doc in kept] == kept
     assert gone["id"] not in by_id
+    assert set(many) <= set(by_id)
+    assert db.sent("Pull") >= 3
 
 
 def test_rxdb_insert_update_and_delete_reach_the_server(writer, admin):
@@ -124,9 +140,40 @@ def test_rxdb_insert_update_and_delete_reach_the_server(writer, admin):
     assert admin.get("Note", NOTE, note_id) is None
 
 
+def test_many_local_writes_reach_the_server_in_one_push(writer, admin):
+    ids = [uid("bulk-") for _ in range(30)]
+    pushes = writer.sent("Push")
+
+    writer("bulkInsert", docs=[{"id": i, "views": n} for n, i in enumerate(ids)])
+
+    on_server = admin(NOTES, ids=ids)["notes"]
+    assert sorted((n["id"], n["views"]) for n in on_server) == sorted(
+        (i, n) for n, i in enumerate(ids)
+    )
+    assert writer.sent("Push") == pushes + 1
+
+
+def test_a_row_the_server_cannot_take_is_refused_alone_and_reverted(rxdb, server, admin):
+    # This collection lets views be any number; the server's views are Ints.
+    db = open_db(rxdb, server, "writer", schemas={"note": "looseNote"})
+    fits, misfit = uid("fits-"), uid("misfit-")
+
+    db("bulkInsert", docs=[{"id": fits, "views": 2}, {"id": misfit, "views": 1.5}])
+
+    assert admin.get("Note", "id views", fits) == {"id": fits, "views": 2}
+    assert admin.get("Note", "id views", misfit) is None
+    # The server answered its master state (none: a tombstone); RxDB took it.
+    assert db("waitFor", id=misfit, gone=True) is None
+    answered = [c["input"]["realMasterState"] for c in db("log")["conflicts"]]
+    assert [(d["id"], d["_deleted"]) for d in answered] == [(misfit, True)]
+    after = uid("after-")
+    db("insert", doc={"id": after, "views": 3})
+    assert admin.get("Note", "id views", after) == {"id": after, "views": 3}
+
+
 def test_server_writes_arrive_live_without_a_pull(writer, admin):
     note_id = uid("live-")
-    pulls = writer.pulls()
+    pulls = writer.sent("Pull")
 
     admin.create("Note", NOTE, id=note_id, title="created on the server", views=5)
     arrived = writer("waitFor", id=note_id, fields={"title": "created on the server"})
@@ -145,7 +192,7 @@ def test_server_writes_arrive_live_without_a_pull(writer, admin):
     assert admin.delete("Note", note_id)
     assert writer("waitFor", id=note_id, gone=True) is None
 
-    assert writer.pulls() == pulls, "the changes came by a pull, not by the stream"
+    assert writer.sent("Pull") == pulls, "the changes came by a pull, not by the stream"
 
 
 def test_concurrent_note_edits_converge_to_the_per_field_merge(writer, admin):
@@ -296,3 +343,19 @@ def test_latency_from_a_server_write_to_the_rxdb_collection(writer, server, admi
             f"p50 {measured['p50']:.1f} ms, p99 {measured['p99']:.1f} ms, "
             f"max {measured['max']:.1f} ms"
         )
+
+
+def test_rxdb_catches_up_after_the_server_restarts(writer, servers, server, admin):
+    servers.restart(server)
+
+    written_after = uid("restart-")
+    admin.create("Note", NOTE, id=written_after, title="after the restart")
+    writer("waitFor", id=written_after, fields={"title": "after the restart"})
+    mine = uid("restart-")
+    writer("insert", doc={"id": mine, "title": "from RxDB after the restart"})
+    on_server = admin.get("Note", NOTE, mine)
+    assert on_server is not None
+    assert on_server["title"] == "from RxDB after the restart"
+    live = uid("restart-")
+    admin.create("Note", NOTE, id=live, title="live again")
+    writer("waitFor", id=live, fields={"title": "live again"})

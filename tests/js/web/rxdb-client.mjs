@@ -16,6 +16,11 @@ addRxPlugin(RxDBDevModePlugin);
 const nullable = (type) => ({ type: [type, "null"] });
 const schemas = {
   note: noteSchema,
+  // A Note whose views the collection lets be any number (the server's are Ints).
+  looseNote: {
+    ...noteSchema,
+    properties: { ...noteSchema.properties, views: nullable("number") },
+  },
   user: {
     version: 0,
     primaryKey: "id",
@@ -93,7 +98,8 @@ const matches = (doc, fields) => doc !== null && Object.entries(fields).every(([
 
 serve({
   // A database with one replicated collection per model; answers after the initial pull.
-  async open({ db, token, http, ws, models, includeWsHeaders = false }) {
+  // `schemas` names another schema for a model's collection (`{note: "looseNote"}`).
+  async open({ db, token, http, ws, models, includeWsHeaders = false, schemas: chosen = {} }) {
     const database = await createRxDatabase({
       name: `${db}-${Date.now()}`,
       storage: wrappedValidateAjvStorage({ storage: getRxStorageMemory() }),
@@ -104,7 +110,8 @@ serve({
     for (const name of models) {
       const log = newLog();
       const conflictHandler = name === "user" ? keepBothNames(log) : recordedDefault(log);
-      const added = await database.addCollections({ [name]: { schema: schemas[name], conflictHandler } });
+      const schema = schemas[chosen[name] ?? name];
+      const added = await database.addCollections({ [name]: { schema, conflictHandler } });
       const collection = added[name];
       const replication = replicateModel(collection, name, {
         http,
@@ -132,6 +139,14 @@ serve({
     const inserted = await m.collection.insert(doc);
     if (sync) await m.replication.awaitInSync();
     return plain(inserted);
+  },
+
+  // One local write of many documents (pushed together, in rows of one request).
+  async bulkInsert({ db, model: name, docs }) {
+    const m = model(db, name);
+    const { error } = await m.collection.bulkInsert(docs);
+    if (error.length) throw new Error(JSON.stringify(error));
+    await m.replication.awaitInSync();
   },
 
   async patch({ db, model: name, id, patch, sync = true }) {

@@ -44,6 +44,9 @@ export function replicateModel(collection, model, { http, ws, token, includeWsHe
       queryBuilder: pullQueryBuilderFromRxSchema(model, input),
       streamQueryBuilder: pullStreamBuilderFromRxSchema(model, input),
       includeWsHeaders,
+      // Give it: without, RxDB 17.6 asks for pages of 20 but takes a page of fewer than
+      // 100 for the last one, so a pull stops after 20 documents.
+      batchSize: 100,
     },
     push: { queryBuilder: pushQueryBuilderFromRxSchema(model, input) },
     live: true,
