@@ -108,7 +108,8 @@ class NodeClient:
         except queue.Empty:
             pytest.fail(f"{self.script}: no answer within {timeout} s:\n{self.stderr()}")
         if "error" in message:
-            raise NodeError(message["error"])
+            stderr = self.stderr()
+            raise NodeError(message["error"] + (f"\nstderr:\n{stderr}" if stderr else ""))
         return message["result"]
 
     def call(self, cmd: str, **args: Any) -> Any:

@@ -77,5 +77,19 @@ def test_a_watched_query_follows_the_stream_and_drops_an_evicted_tombstone(apoll
     assert f"Note:{deleted}" not in apollo.call("cached")
 
 
+def test_the_stream_follows_the_server_across_a_restart(apollo, servers, server, admin):
+    before = uid("before-restart-")
+    admin.create("Note", NOTE_FIELDS, id=before, title="streamed")
+    apollo.call("waitFragment", id=before, fields={"title": "streamed"})  # the stream is live
+
+    servers.restart(server)
+
+    note_id = uid("restarted-")
+    created = admin.create("Note", NOTE_FIELDS, id=note_id, title="after the restart")
+    assert apollo.call("waitFragment", id=note_id, fields={"title": "after the restart"}) == (
+        cached(created)
+    )
+
+
 def test_apollo_took_every_result_without_a_warning(apollo):
     assert apollo.call("warnings") == []

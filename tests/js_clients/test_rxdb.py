@@ -346,6 +346,10 @@ def test_latency_from_a_server_write_to_the_rxdb_collection(writer, server, admi
 
 
 def test_rxdb_catches_up_after_the_server_restarts(writer, servers, server, admin):
+    before = uid("restart-")
+    admin.create("Note", NOTE, id=before, title="streamed")
+    writer("waitFor", id=before, fields={"title": "streamed"})  # the stream is live
+
     servers.restart(server)
 
     written_after = uid("restart-")

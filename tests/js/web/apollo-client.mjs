@@ -7,6 +7,9 @@ import WebSocket from "ws";
 import { serve, within } from "./lib/commands.mjs";
 import { apolloClient, followNotes, NOTE } from "./apollo-sync.mjs";
 
+// Node 20 has no global WebSocket (Node 22 and browsers do); Apollo's link uses it too.
+globalThis.WebSocket ??= WebSocket;
+
 const warnings = [];
 for (const level of ["warn", "error"]) {
   console[level] = (...args) => warnings.push(args.map(String).join(" "));
@@ -27,7 +30,7 @@ const matches = (doc, fields) => doc != null && Object.entries(fields).every(([k
 
 serve({
   async open({ http, ws, token }) {
-    client = apolloClient({ http, ws, token, webSocketImpl: WebSocket });
+    client = apolloClient({ http, ws, token });
     stream = await followNotes(client);
   },
 

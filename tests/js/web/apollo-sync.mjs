@@ -19,10 +19,11 @@ const STREAM = gql`
   ${NOTE}
 `;
 
-// webSocketImpl: only where there is no global WebSocket (Node 20: the `ws` package).
-export function apolloClient({ http, ws, token, webSocketImpl }) {
+export function apolloClient({ http, ws, token }) {
   const headers = { Authorization: `Bearer ${token}` };
-  const socket = createClient({ url: ws, connectionParams: headers, webSocketImpl });
+  // shouldRetry: also when a restarting server refuses a connection for a moment (by
+  // default graphql-ws retries only connections it had that closed), as RxDB does.
+  const socket = createClient({ url: ws, connectionParams: headers, shouldRetry: () => true });
   return new ApolloClient({
     cache: new InMemoryCache(),
     link: ApolloLink.split(

@@ -22,5 +22,13 @@ export function urqlClient(http: string, ws: WsClient, token: string): Client {
   });
 }
 
+// shouldRetry: also when a restarting server refuses a connection for a moment (by
+// default graphql-ws retries only connections it had that closed), as RxDB does.
+// webSocketImpl: where there is no global WebSocket (Node 20: the `ws` package).
 export const socket = (url: string, token: string, webSocketImpl?: unknown): WsClient =>
-  createClient({ url, connectionParams: { Authorization: `Bearer ${token}` }, webSocketImpl });
+  createClient({
+    url,
+    connectionParams: { Authorization: `Bearer ${token}` },
+    shouldRetry: () => true,
+    webSocketImpl,
+  });
