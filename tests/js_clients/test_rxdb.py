@@ -197,22 +197,30 @@ def test_server_writes_arrive_live_without_a_pull(writer, admin):
 
 def test_concurrent_note_edits_converge_to_the_per_field_merge(writer, admin):
     note_id = uid("merge-")
-    writer("insert", doc={"id": note_id, "title": "t0", "body": "b0"})
+    writer("insert", doc={"id": note_id, "title": "t0", "body": "b0", "tags": ["a"], "views": 1})
     writer("pause")
-    admin.update("Note", NOTE, note_id, title="title from the server")
-    writer("patch", id=note_id, patch={"body": "body from RxDB"}, sync=False)
+    admin.update("Note", NOTE, note_id, title="title from the server", tags=["a", "s"], views=5)
+    writer(
+        "patch",
+        id=note_id,
+        patch={"body": "body from RxDB", "tags": ["a", "r"], "views": 3},
+        sync=False,
+    )
 
     writer("resume")
 
-    merged = {"title": "title from the server", "body": "body from RxDB"}
-    writer("waitFor", id=note_id, fields=merged)
+    # title and body: each side changed one; tags: UNION; views: MAX.
+    merged = {"title": "title from the server", "body": "body from RxDB", "views": 5}
+    in_rxdb = writer("waitFor", id=note_id, fields=merged)
     writer("sync")
-    server_note = admin.get("Note", NOTE, note_id)
-    assert server_note is not None
-    assert {k: server_note[k] for k in merged} == merged
+    on_server = admin.get("Note", NOTE, note_id)
+    assert on_server is not None
+    assert {k: on_server[k] for k in merged} == merged
+    assert sorted(on_server["tags"]) == ["a", "r", "s"]
+    assert in_rxdb["tags"] == on_server["tags"]
     # The server answered the merge as the master state; RxDB's (default) handler took it.
     answered = [c["input"]["realMasterState"] for c in writer("log")["conflicts"]]
-    assert [{k: doc[k] for k in merged} for doc in answered if doc["id"] == note_id] == [merged]
+    assert [local(doc, NOTE) for doc in answered if doc["id"] == note_id] == [on_server]
 
 
 def test_user_conflict_on_a_manual_field_reaches_rxdbs_conflict_handler(writer, admin):
