@@ -1,8 +1,8 @@
 """graphql-codegen (typescript-operations, typed-document-node) on the exported schema
-(schema.graphql) with the README's settings; ``tsc --strict`` compiles the generated types
-and an urql client that uses them (tests/js/web/urql/), which then reads, pushes, merges
-and deletes a Note on a real server, its graphcache refreshed by the answers and by
-``streamNote``."""
+(``graphql-repl export-schema``) with the README's settings (tests/js/web/codegen.yml);
+``tsc --strict`` compiles the generated types and an urql client that uses them
+(tests/js/web/urql/), which then reads, pushes, merges and deletes a Note on a real
+server, its graphcache refreshed by the answers and by ``streamNote``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from servers import Server
+from servers import Server, graphql_repl_command
 
 from .helpers import NOTE_FIELDS, Api, uid
 from .node import ANSWER_TIMEOUT, PROJECT, run
@@ -25,6 +25,7 @@ def compiled(node: str) -> str:
     """Types generated from schema.graphql and compiled, with the urql client, by tsc."""
     GENERATED.unlink(missing_ok=True)
     SCENARIO.unlink(missing_ok=True)
+    (PROJECT / "schema.graphql").write_text(run([graphql_repl_command(), "export-schema"]).stdout)
     bin_dir = PROJECT / "node_modules" / ".bin"
     run([str(bin_dir / "graphql-codegen"), "--config", "codegen.yml"])
     run([str(bin_dir / "tsc"), "-p", "tsconfig.json"])
@@ -69,6 +70,8 @@ def scenario(compiled: str, server: Server, note_id: str) -> dict[str, Any]:
 
 def test_urql_reads_pushes_and_its_cache_follows(compiled, server):
     admin = Api(server, server.token("admin"))
+    for _ in range(3):  # the client pulls pages of 2
+        admin.create("Note", NOTE_FIELDS, id=uid("other-"), title="other")
     note_id = uid("urql-")
     created = admin.create("Note", NOTE_FIELDS, id=note_id, title="t0", body="b0")
 

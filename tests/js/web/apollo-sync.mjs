@@ -8,7 +8,10 @@ export const NOTE = gql`
 `;
 const PULL = gql`
   query PullNote($checkpoint: NoteInputCheckpoint, $limit: Int!) {
-    pullNote(checkpoint: $checkpoint, limit: $limit) { documents { ...NoteFields } checkpoint { seq } }
+    pullNote(checkpoint: $checkpoint, limit: $limit) {
+      documents { ...NoteFields }
+      checkpoint { seq }
+    }
   }
   ${NOTE}
 `;
@@ -46,7 +49,7 @@ export async function followNotes(client, { limit = 500 } = {}) {
       fetchPolicy: "network-only",
     });
     const page = data.pullNote;
-    checkpoint = page.checkpoint && { seq: page.checkpoint.seq };
+    checkpoint = page.checkpoint && { seq: page.checkpoint.seq }; // without its __typename
     evictTombstones(client, page.documents);
     if (page.documents.length < limit) break;
   }

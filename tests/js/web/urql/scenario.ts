@@ -11,15 +11,13 @@ import WebSocket from "ws";
 import {
   NoteDocument,
   NotesDocument,
-  PullNoteDocument,
   PushNoteDocument,
-  StreamNoteDocument,
   type NoteFieldsFragment,
   type NoteInputPushDocument,
   type NoteInputPushRow,
   type NoteQuery,
 } from "../generated/graphql.js";
-import { socket, urqlClient } from "./sync.js";
+import { followNotes, socket, urqlClient } from "./sync.js";
 
 const [http, wsUrl, token, otherToken, id] = process.argv.slice(2);
 const WAIT_MS = 20_000;
@@ -81,18 +79,8 @@ async function updateAsOtherClient(patch: Record<string, unknown>): Promise<void
 }
 
 async function main(): Promise<void> {
-  // Load what there is, then follow the stream from where the pull ended.
-  const pulled = await client.query(PullNoteDocument, { limit: 5000 }).toPromise();
-  if (!pulled.data) throw new Error(pulled.error?.message);
-  const since = pulled.data.pullNote.checkpoint?.seq;
   const batches: string[][] = [];
-  pipe(
-    client.subscription(StreamNoteDocument, { since }),
-    subscribe((result) => {
-      if (result.error) print("error", result.error.message);
-      if (result.data) batches.push(result.data.streamNote.documents.map((d) => d.id));
-    }),
-  );
+  await followNotes(client, (batch) => batches.push(batch.documents.map((d) => d.id)), 2);
 
   const first = await watchedNote((n) => n?.title === "t0");
   if (!first) throw new Error("no note");
