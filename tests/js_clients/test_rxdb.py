@@ -347,7 +347,8 @@ def test_latency_from_a_server_write_to_the_rxdb_collection(writer, server, admi
     assert measured["count"] == LATENCY_WRITES
     with capsys.disabled():
         print(
-            f"\nserver write -> RxDB collection over {LATENCY_WRITES} writes: "
+            f"\nserver write -> RxDB collection, {LATENCY_WRITES} writes on "
+            f"{server.store.partition(':')[0]}: "
             f"p50 {measured['p50']:.1f} ms, p99 {measured['p99']:.1f} ms, "
             f"max {measured['max']:.1f} ms"
         )

@@ -33,7 +33,8 @@ const withoutItems = (schema) => ({
 // Sync `collection` with the server's pull<Model>, push<Model> and stream<Model>; `model`
 // is the model's name with a lower-case first letter ("note", "financialRecord").
 // includeWsHeaders: the token also goes in the WebSocket's connection_init.
-export function replicateModel(collection, model, { http, ws, token, includeWsHeaders, ...options }) {
+export function replicateModel(collection, model, options) {
+  const { http, ws, token, includeWsHeaders, ...more } = options;
   const input = { schema: withoutItems(collection.schema.jsonSchema), checkpointFields: ["seq"] };
   return replicateGraphQL({
     collection,
@@ -50,6 +51,6 @@ export function replicateModel(collection, model, { http, ws, token, includeWsHe
     },
     push: { queryBuilder: pushQueryBuilderFromRxSchema(model, input) },
     live: true,
-    ...options,
+    ...more,
   });
 }

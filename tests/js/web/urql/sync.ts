@@ -51,7 +51,8 @@ export async function followNotes(
   let checkpoint: NoteInputCheckpoint | null = null;
   for (;;) {
     const variables: PullNoteQueryVariables = { checkpoint, limit };
-    const result = await client.query(PullNoteDocument, variables, { requestPolicy: "network-only" });
+    const policy = { requestPolicy: "network-only" } as const;
+    const result = await client.query(PullNoteDocument, variables, policy);
     if (!result.data) throw result.error;
     const page = result.data.pullNote;
     if (page.checkpoint) checkpoint = { seq: page.checkpoint.seq }; // without its __typename
