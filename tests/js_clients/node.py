@@ -74,7 +74,11 @@ class NodeClient:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except ValueError:  # something the script's libraries printed
+                self._stderr.append(f"(stdout) {line}")
+                continue
             if message.get("event") == "ready":
                 self._ready.put(message)
             else:
