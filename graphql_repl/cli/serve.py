@@ -1,8 +1,10 @@
-"""``graphql-repl serve``: the app under uvicorn; a stop signal is a clean exit."""
+"""``graphql-repl serve``: the app under uvicorn, with subscriptions drained on a stop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -10,6 +12,7 @@ import click
 import uvicorn
 
 from .. import __version__
+from ..replication import Repository
 from ..settings import Settings
 from .options import log_level_option, registry_of, settings_of, store_option
 
@@ -58,7 +61,7 @@ def serve(
         f"Get a token: graphql-repl token create --role admin --store {settings.store_display}",
         err=True,
     )
-    _Server(_uvicorn_config(app, settings, log_level)).run()
+    _Server(_uvicorn_config(app, settings, log_level), app.state.repository).run()
 
 
 def _uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvicorn.Config:
@@ -83,16 +86,30 @@ def _uvicorn_config(app: Starlette, settings: Settings, log_level: str) -> uvico
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, for which a stop signal is a clean exit (status 0: not re-raised as
-    the signal); a second signal stops at once.
+    """On a stop signal, completes changeFeed subscriptions first (so subscribers see a
+    normal completion), then lets uvicorn shut down. A second signal stops at once."""
 
-    On a stop uvicorn closes every WebSocket with 1012 (service restart): subscribers
-    reconnect and resume from their last checkpoint (graphql-ws clients, and RxDB, Apollo
-    Client and urql through them, retry on that code). Subscriptions are not completed
-    first: a completed subscription has ended for good, and those clients do not
-    subscribe again."""
+    def __init__(self, config: uvicorn.Config, repository: Repository) -> None:
+        super().__init__(config)
+        self.repository = repository
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit:
-            self.force_exit = True
+        if self._draining or self._loop is None:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self._loop.call_soon_threadsafe(
+            lambda: self._loop and self._loop.create_task(self._drain())
+        )
+
+    async def _drain(self) -> None:
+        self.repository.stop_feeds()
+        await asyncio.sleep(0.2)  # let the completions reach the sockets
+        # A stop we handled is a clean exit (status 0): not re-raised as the signal.
         self.should_exit = True

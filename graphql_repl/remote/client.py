@@ -292,10 +292,9 @@ class RemoteModel(Endpoint):
     ) -> AsyncIterator[Change]:
         """The ``changeFeed`` subscription: every change after ``since`` (none when it is
         None), then live ones, each with its checkpoint. Ends when the server completes the
-        subscription; a lost connection (also a server that shuts down: it closes the
-        connection with 1012) raises ``TransientError``. Not retried here: whoever
-        reconnects knows which checkpoint it has applied. ``on_connect`` is called once the
-        server has accepted the connection."""
+        subscription (it does when it shuts down); a lost connection raises
+        ``TransientError``. Not retried here: whoever reconnects knows which checkpoint it
+        has applied. ``on_connect`` is called once the server has accepted the connection."""
         transport = WebsocketsTransport(
             url=self.ws_url,
             init_payload=self._headers(),

@@ -61,6 +61,12 @@ class Repository:
         """Raise ``StoreError`` unless the store answers."""
         await self.store.checkpoint("")
 
+    def stop_feeds(self) -> None:
+        """Complete every changeFeed subscription (a server that is stopping calls this
+        before it closes connections, so subscribers see a normal completion)."""
+        for hub in self._hubs.values():
+            hub.stop()
+
     async def close(self) -> None:
         for hub in self._hubs.values():
             await hub.close()
