@@ -1,6 +1,7 @@
 """What every subscription field shares: it is served over WebSocket only, counts against
 the connection's limit, and re-checks its caller's token while it is open."""
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -28,11 +29,18 @@ async def counted(
     context: Context, events: AsyncIterator[T], render: Callable[[T], object]
 ) -> AsyncGenerator[object, None]:
     """``events`` rendered for GraphQL, counted as one of the connection's subscriptions
-    while open."""
+    while open.
+
+    A feed ends only when the server stops. The subscription then stays open until the
+    server closes the connection (1012, Service Restart): graphql-ws clients (RxDB, Apollo,
+    urql) retry a closed connection and subscribe again, but take a ``complete`` as the
+    end of the stream and never ask again.
+    """
     context.subscriptions += 1
     try:
         async for event in events:
             yield render(event)
+        await asyncio.Event().wait()  # cancelled when the connection closes
     finally:
         context.subscriptions -= 1
 
