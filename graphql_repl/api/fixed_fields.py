@@ -18,7 +18,7 @@ from ..replication import Resolution
 from ..replication.types import DEFAULT_PAGE_SIZE
 from . import types as t
 from .context import Context, caller_model
-from .permissions import needs, requires
+from .permissions import guarded, requires
 from .scalars import JSON, Checkpoint
 from .subscriptions import check_can_subscribe, counted
 
@@ -40,17 +40,19 @@ def _batch(info: strawberry.Info, items: list[Any], what: str) -> None:
 
 @strawberry.type
 class FixedQuery:
-    @strawberry.field(
-        extensions=requires(Perm.REPLICATE),
-        description="The current end of the model's change log. " + needs(Perm.REPLICATE),
+    @guarded(
+        strawberry.field,
+        Perm.REPLICATE,
+        "The current end of the model's change log.",
     )
     async def checkpoint(self, info: strawberry.Info, model: ModelName) -> Checkpoint:
         return await caller_model(info, model).checkpoint()
 
-    @strawberry.field(
-        extensions=requires(Perm.REPLICATE),
-        description="The latest change of each document changed after `since`, in log order, "
-        "a page at a time; follow `checkpoint` while `hasMore`. " + needs(Perm.REPLICATE),
+    @guarded(
+        strawberry.field,
+        Perm.REPLICATE,
+        "The latest change of each document changed after `since`, in log order, "
+        "a page at a time; follow `checkpoint` while `hasMore`.",
     )
     async def changes(
         self,
@@ -78,9 +80,10 @@ class FixedQuery:
             has_more=page.has_more,
         )
 
-    @strawberry.field(
-        extensions=requires(Perm.REPLICATE),
-        description="The model's recorded, unresolved conflicts. " + needs(Perm.REPLICATE),
+    @guarded(
+        strawberry.field,
+        Perm.REPLICATE,
+        "The model's recorded, unresolved conflicts.",
     )
     async def conflicts(self, info: strawberry.Info, model: ModelName) -> list[t.Conflict]:
         return [t.Conflict.of(c) for c in await caller_model(info, model).conflicts()]
@@ -88,10 +91,11 @@ class FixedQuery:
 
 @strawberry.type
 class FixedMutation:
-    @strawberry.mutation(
-        extensions=requires(Perm.REPLICATE),
-        description="LoopBack's diff: which of the remote `changes` are deltas to apply here "
-        "and which conflict with a change made here after `since`. " + needs(Perm.REPLICATE),
+    @guarded(
+        strawberry.mutation,
+        Perm.REPLICATE,
+        "LoopBack's diff: which of the remote `changes` are deltas to apply here "
+        "and which conflict with a change made here after `since`.",
     )
     async def diff(
         self,
@@ -115,10 +119,11 @@ class FixedMutation:
             conflicts=[t.Conflict.of(c) for c in result.conflicts],
         )
 
-    @strawberry.mutation(
-        extensions=requires(Perm.WRITE),
-        description="Apply each update if this side is at its `prev`; otherwise merge per field "
-        "or record a conflict. One bad update never aborts the others. " + needs(Perm.WRITE),
+    @guarded(
+        strawberry.mutation,
+        Perm.WRITE,
+        "Apply each update if this side is at its `prev`; otherwise merge per field "
+        "or record a conflict. One bad update never aborts the others.",
     )
     async def bulk_update(
         self,
@@ -167,11 +172,12 @@ class FixedMutation:
             updates=[t.UpdateResult.of(u) for u in result.updates],
         )
 
-    @strawberry.mutation(
-        extensions=requires(Perm.WRITE),
-        description="Settle a recorded conflict: SOURCE writes the source side, TARGET keeps "
-        "this side, MANUAL writes `data` (the whole document, not a patch). Answers the "
-        "resulting document (null: deleted). " + needs(Perm.WRITE),
+    @guarded(
+        strawberry.mutation,
+        Perm.WRITE,
+        "Settle a recorded conflict: SOURCE writes the source side, TARGET keeps this side, "
+        "MANUAL writes `data` (the whole document, not a patch). Answers the resulting "
+        "document (null: deleted).",
     )
     async def resolve_conflict(
         self,
@@ -189,10 +195,11 @@ class FixedMutation:
 
 @strawberry.type
 class FixedSubscription:
-    @strawberry.subscription(
-        extensions=requires(Perm.REPLICATE),
-        description="The model's changes as they happen, in log order; with `since`, first "
-        "every change after it, with no gap or repeat at the seam. " + needs(Perm.REPLICATE),
+    @guarded(
+        strawberry.subscription,
+        Perm.REPLICATE,
+        "The model's changes as they happen, in log order; with `since`, first every change "
+        "after it, with no gap or repeat at the seam.",
     )
     async def change_feed(
         self,

@@ -1,6 +1,7 @@
 """Permissions declared once, as ``@auth(requires: ...)`` on fields, and enforced by the
 same object that declares them (Strawberry's ``PermissionExtension`` with directives)."""
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -52,6 +53,22 @@ class Requires(BasePermission):
 def requires(permission: Perm, model: str | None = None) -> list[FieldExtension]:
     """The field extensions that declare and enforce ``permission``."""
     return [PermissionExtension([Requires(permission, model)], use_directives=True)]
+
+
+def guarded(
+    kind: Callable[..., Any],
+    permission: Perm,
+    description: str,
+    model: str | None = None,
+    **options: Any,
+) -> Any:
+    """A root field (``kind``: ``strawberry.field``, ``mutation`` or ``subscription``) that
+    requires ``permission``: declared as ``@auth``, enforced, and said in its description."""
+    return kind(
+        extensions=requires(permission, model),
+        description=f"{description} {needs(permission, model)}",
+        **options,
+    )
 
 
 def needs(permission: Perm, model: str | None = None) -> str:

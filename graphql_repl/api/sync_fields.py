@@ -13,7 +13,7 @@ from ..errors import BadInput
 from ..replication import PushRow, StatePage
 from .context import Context, caller_model
 from .model_types import ModelTypes, as_dict
-from .permissions import needs, requires
+from .permissions import guarded
 from .push_rows import refusals
 from .scalars import Checkpoint
 from .subscriptions import check_can_subscribe, counted
@@ -92,31 +92,36 @@ def sync_fields(types: ModelTypes) -> tuple[dict[str, Any], dict[str, Any], dict
         **{"return": AsyncGenerator[types.pull_bulk, None]},  # type: ignore[name-defined]
     )
     query = {
-        f"pull{name}": strawberry.field(
+        f"pull{name}": guarded(
+            strawberry.field,
+            Perm.READ,
+            f"The {name} documents changed after `checkpoint`, each once in its "
+            "latest state, in log order (RxDB's pull).",
+            name,
             resolver=pull,
             name=f"pull{name}",
-            extensions=requires(Perm.READ, name),
-            description=f"The {name} documents changed after `checkpoint`, each once in its "
-            "latest state, in log order (RxDB's pull). " + needs(Perm.READ, name),
         )
     }
     mutation = {
-        f"push{name}": strawberry.mutation(
+        f"push{name}": guarded(
+            strawberry.mutation,
+            Perm.WRITE,
+            f"Write {name} rows whose assumed master state is current, merge the "
+            "others per field; answers the master state of every row not written as sent "
+            "(RxDB's push).",
+            name,
             resolver=push,
             name=f"push{name}",
-            extensions=requires(Perm.WRITE, name),
-            description=f"Write {name} rows whose assumed master state is current, merge the "
-            "others per field; answers the master state of every row not written as sent "
-            "(RxDB's push). " + needs(Perm.WRITE, name),
         )
     }
     subscription = {
-        f"stream{name}": strawberry.subscription(
+        f"stream{name}": guarded(
+            strawberry.subscription,
+            Perm.READ,
+            f"{name} documents as they change, in batches (RxDB's pull stream).",
+            name,
             resolver=stream,
             name=f"stream{name}",
-            extensions=requires(Perm.READ, name),
-            description=f"{name} documents as they change, in batches (RxDB's pull stream). "
-            + needs(Perm.READ, name),
         )
     }
     return query, mutation, subscription

@@ -11,7 +11,7 @@ from ..models import Model
 from .context import caller_model
 from .fixed_fields import Where
 from .model_types import ModelTypes, as_dict
-from .permissions import needs, requires
+from .permissions import guarded
 
 RESERVED = {"Change", "ChangePage", "Conflict", "Diff", "Query", "Mutation", "Subscription"}
 
@@ -76,44 +76,50 @@ def typed_fields(types: ModelTypes) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
     lower = lower_first(name)
-    read, write = requires(Perm.READ, name), requires(Perm.WRITE, name)
     queries = {
-        plural(lower): strawberry.field(
+        plural(lower): guarded(
+            strawberry.field,
+            Perm.READ,
+            f"Live {name} documents matching `where`, by id.",
+            name,
             resolver=list_docs,
             name=plural(lower),
-            extensions=read,
-            description=f"Live {name} documents matching `where`, by id. " + needs(Perm.READ, name),
         ),
-        lower: strawberry.field(
+        lower: guarded(
+            strawberry.field,
+            Perm.READ,
+            f"The {name} with this id (null when there is none).",
+            name,
             resolver=get_doc,
             name=lower,
-            extensions=read,
-            description=f"The {name} with this id (null when there is none). "
-            + needs(Perm.READ, name),
         ),
     }
     mutations = {
-        f"create{name}": strawberry.mutation(
+        f"create{name}": guarded(
+            strawberry.mutation,
+            Perm.WRITE,
+            f"Create a {name} (its id chosen by the client, or generated).",
+            name,
             resolver=create_doc,
             name=f"create{name}",
-            extensions=write,
-            description=f"Create a {name} (its id chosen by the client, or generated). "
-            + needs(Perm.WRITE, name),
         ),
-        f"update{name}": strawberry.mutation(
+        f"update{name}": guarded(
+            strawberry.mutation,
+            Perm.WRITE,
+            f"Patch a {name}: fields not given keep their values, null removes a field.",
+            name,
             resolver=update_doc,
             name=f"update{name}",
-            extensions=write,
-            description=f"Patch a {name}: fields not given keep their values, null removes "
-            "a field. " + needs(Perm.WRITE, name),
         ),
-        f"delete{name}": strawberry.mutation(
+        f"delete{name}": guarded(
+            strawberry.mutation,
+            Perm.WRITE,
+            f"Delete a {name}; false when there was nothing the caller may "
+            "delete. Cached copies can evict it, or follow stream"
+            f"{name} for its tombstone.",
+            name,
             resolver=delete_doc,
             name=f"delete{name}",
-            extensions=write,
-            description=f"Delete a {name}; false when there was nothing the caller may "
-            "delete. Cached copies can evict it, or follow stream"
-            f"{name} for its tombstone. " + needs(Perm.WRITE, name),
         ),
     }
     return queries, mutations
