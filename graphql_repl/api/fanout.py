@@ -37,7 +37,7 @@ from ..replication import Change as DomainChange
 from ..replication import StatePage
 from . import types as t
 
-_SHARED = "_graphql_repl_results"
+SHARED = "_graphql_repl_results"  # on an event: its results by group
 
 
 class SharedData(dict[str, Any]):
@@ -45,12 +45,15 @@ class SharedData(dict[str, Any]):
     group (``group``: it renders the group's next events) and the JSON of its
     ``{"data": ...}`` payload, encoded the first time a frame needs it."""
 
-    __slots__ = ("_payload", "group", "source")
+    __slots__ = ("_payload", "group", "key", "source")
 
-    def __init__(self, data: dict[str, Any], source: object, group: Executor[Any] | None) -> None:
+    def __init__(
+        self, data: dict[str, Any], source: object, group: Executor[Any] | None, key: Hashable
+    ) -> None:
         super().__init__(data)
         self.source = source
         self.group = group
+        self.key = key
 
     def payload_json(self) -> str:
         try:
@@ -114,7 +117,7 @@ class SharedEvents:
         event = self._events.get(key)
         if event is None:
             event = self._events[key] = build()
-            setattr(event, _SHARED, {})
+            setattr(event, SHARED, {})
             if len(self._events) > self.size:
                 self._events.popitem(last=False)
         return event
@@ -122,7 +125,7 @@ class SharedEvents:
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     def execute_operation(self, serially: bool | None = None) -> Any:
-        results: dict[Any, ExecutionResult] | None = getattr(self.root_value, _SHARED, None)
+        results: dict[Any, ExecutionResult] | None = getattr(self.root_value, SHARED, None)
         key = self._sharing_key() if results is not None else None
         if key is None:
             return super().execute_operation(serially)
@@ -132,7 +135,7 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             return shared
         result = super().execute_operation(serially)
         if isinstance(result, ExecutionResult) and not result.errors and result.data is not None:
-            result.data = SharedData(result.data, self.root_value, self)
+            result.data = SharedData(result.data, self.root_value, self, key)
             results[key] = result
         return result
 

@@ -22,7 +22,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from .fanout import SharedData, encode_frame
+from .fanout import SHARED, SharedData, encode_frame
 
 Write = Callable[[str], Awaitable[None]]
 
@@ -43,9 +43,13 @@ class Lane:
         group = self.source.group
         if group is None:
             return None
-        result = group.build_per_event_executor(event).execute_operation(False)
-        if inspect.isawaitable(result):
-            result.close()  # type: ignore[attr-defined]
+        # Rendered for the group already: no executor to build.
+        result = getattr(event, SHARED, {}).get(self.source.key)
+        if result is None:
+            result = group.build_per_event_executor(event).execute_operation(False)
+        if inspect.isawaitable(result):  # an async field: left to Strawberry
+            if inspect.iscoroutine(result):
+                result.close()
             return None
         data = getattr(result, "data", None)
         if type(data) is not SharedData or getattr(result, "errors", None):
