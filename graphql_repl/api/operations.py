@@ -88,13 +88,14 @@ class OperationLog(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
-        # Read by a subscription's fast lane, which sends results past on_stream_result:
-        # the operation runs in a task of its own, whose context this is.
-        token = results_sent.set(self)
+        # Read by a subscription's fast lane, which sends results past on_stream_result.
+        # Set, never reset: a subscription runs in a task of its own, whose context this
+        # is, and its end may run in another (the legacy protocol closes generators from
+        # a task of its own), where a reset would fail; every operation sets its own.
+        results_sent.set(self)
         try:
             yield
         finally:
-            results_sent.reset(token)
             context = self.execution_context.context
             if isinstance(context, Context):
                 # Telling of an operation must never change its answer.
