@@ -97,6 +97,9 @@ class CheckedWebSocket(ASGIWebSocketAdapter):
 
     async def send_frame(self, text: str) -> None:
         """Send an encoded message; dropped, as any other, when the peer has gone."""
+        # ``self.ws`` (the Starlette WebSocket) is an attribute of Strawberry's adapter,
+        # not a documented API: tests/api/test_fanout_property.py and the feed tests
+        # (tests/api/test_change_feed.py) fail if a Strawberry release renames it.
         with contextlib.suppress(WebSocketDisconnect, ClosedWebSocket):
             await self.ws.send_text(text)
 
