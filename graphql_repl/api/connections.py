@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..auth import Principal
 from ..events import Events
 from .events import WebSocketClosed, WebSocketOpened
+from .lanes import Lanes
 
 _SCOPE_KEY = "graphql_repl.connection"
 
@@ -34,6 +35,8 @@ class Connection:
     #: Subscriptions it served (counted when each starts).
     served: int = 0
     principal: Principal | None = None
+    #: Its subscriptions' fast lanes (api/lanes.py).
+    lanes: Lanes = field(default_factory=Lanes)
 
 
 def client_of(scope: Scope) -> str | None:

@@ -13,6 +13,7 @@ import strawberry
 
 from ..auth import Permission as Perm
 from ..errors import BadInput
+from ..replication import Change as DomainChange
 from ..replication import CheckpointPair as DomainPair
 from ..replication import Resolution
 from ..replication.types import DEFAULT_PAGE_SIZE
@@ -225,4 +226,9 @@ class FixedSubscription:
             context.verified_principal,  # raises once the token is revoked or expired
             context.settings.auth_recheck_interval,
         )
-        return counted(context, feed, context.events.get)  # type: ignore[return-value]
+        tenant = context.view.tenant
+
+        def render(change: DomainChange) -> t.Change:
+            return context.events.change(change, tenant)
+
+        return counted(context, feed, render)  # type: ignore[return-value]

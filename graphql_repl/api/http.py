@@ -13,7 +13,7 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketDisconnected as ClosedWebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -26,7 +26,7 @@ from .connections import client_of, connection_of, tracked
 from .context import Context, bearer, header_token
 from .errors import error_body
 from .events import TokenRefused
-from .fanout import SharedEvents
+from .fanout import SharedEvents, encode_frame, shared_result
 from .schema import build_schema
 
 
@@ -73,12 +73,35 @@ class CheckedWebSocket(ASGIWebSocketAdapter):
                 await self.close(4400, f"Invalid message: {problem}")
                 return
 
+    def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
+        super().__init__(view, request, response)
+        connection = connection_of(response.scope)
+        self.lanes = connection.lanes if connection is not None else None
+        if self.lanes is not None:
+            self.lanes.write = self.send_frame
+
     async def send_json(self, message: Mapping[str, object]) -> None:
-        # A message to a peer that has gone is dropped: the connection's handler ends
-        # its operations when its receive loop sees the disconnect. (The legacy
-        # protocol's handler would otherwise leave the error in a task nobody awaits.)
-        with contextlib.suppress(WebSocketDisconnected, ClosedWebSocket):
-            await super().send_json(message)
+        shared = shared_result(message)
+        if shared is None:
+            # A message to a peer that has gone is dropped: the connection's handler ends
+            # its operations when its receive loop sees the disconnect. (The legacy
+            # protocol's handler would otherwise leave the error in a task nobody awaits.)
+            with contextlib.suppress(WebSocketDisconnected, ClosedWebSocket):
+                await super().send_json(message)
+            return
+        # A feed event, encoded once for its group (api/fanout.py); its subscription may
+        # write the next ones itself (api/lanes.py).
+        if self.lanes is not None:
+            self.lanes.sent(*shared)
+        await self.send_frame(encode_frame(*shared))
+
+    async def send_frame(self, text: str) -> None:
+        """Send an encoded message; dropped, as any other, when the peer has gone."""
+        # ``self.ws`` (the Starlette WebSocket) is an attribute of Strawberry's adapter,
+        # not a documented API: tests/api/test_fanout_property.py and the feed tests
+        # (tests/api/test_change_feed.py) fail if a Strawberry release renames it.
+        with contextlib.suppress(WebSocketDisconnect, ClosedWebSocket):
+            await self.ws.send_text(text)
 
 
 class GraphQLApp(GraphQL[Context, None]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,9 @@ from .errors import code_of
 from .events import OK, Operation
 
 log = logging.getLogger(__name__)
+
+#: The operation's log extension while it runs (its ``results`` counts what it sent).
+results_sent: ContextVar[OperationLog | None] = ContextVar("results_sent", default=None)
 
 #: The root field's arguments that name the model it is about (``replicate``: ``source``).
 MODEL_ARGUMENTS = ("model", "source")
@@ -84,6 +88,11 @@ class OperationLog(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
+        # Read by a subscription's fast lane, which sends results past on_stream_result.
+        # Set, never reset: a subscription runs in a task of its own, whose context this
+        # is, and its end may run in another (the legacy protocol closes generators from
+        # a task of its own), where a reset would fail; every operation sets its own.
+        results_sent.set(self)
         try:
             yield
         finally:

@@ -7,6 +7,8 @@ from typing import TypeVar
 
 from ..errors import BadInput
 from .context import Context
+from .lanes import Lane
+from .operations import results_sent
 
 T = TypeVar("T")
 
@@ -35,13 +37,32 @@ async def counted(
     server closes the connection (1012, Service Restart): graphql-ws clients (RxDB, Apollo,
     urql) retry a closed connection and subscribe again, but take a ``complete`` as the
     end of the stream and never ask again.
+
+    Over a WebSocket, events after the first are written by the subscription's fast lane
+    where it can render them (api/lanes.py), else handed to Strawberry as the first.
     """
     context.subscriptions += 1
+    lanes = None
     if context.connection is not None:
         context.connection.served += 1
+        lanes = context.connection.lanes
+    tally = results_sent.get(None)  # the operation's count of results, for its log line
+    lane: Lane | None = None
     try:
         async for event in events:
-            yield render(event)
+            rendered = render(event)
+            if lane is not None:
+                text = lane.frame(rendered)
+                if text is not None:
+                    await lane.write(text)
+                    if tally is not None:
+                        tally.results += 1
+                    continue
+            # Through Strawberry: the first event, and any the lane cannot render.
+            claim = lanes.offer(rendered) if lanes is not None else None
+            yield rendered
+            if claim is not None and lanes is not None:
+                lane = lanes.withdraw(claim) or lane
         await asyncio.Event().wait()  # cancelled when the connection closes
     finally:
         context.subscriptions -= 1

@@ -53,12 +53,13 @@ def sync_fields(types: ModelTypes) -> tuple[dict[str, Any], dict[str, Any], dict
         async def recheck() -> None:
             await context.recheck(principal)
 
-        pages = context.view_of(principal).stream(
-            name, since, recheck, context.settings.auth_recheck_interval
-        )
+        view = context.view_of(principal)
+        pages = view.stream(name, since, recheck, context.settings.auth_recheck_interval)
 
         def render(page: StatePage) -> Any:
-            return types.bulk(page.documents, page.checkpoint)
+            return context.events.page(
+                name, view.tenant, page, lambda: types.bulk(page.documents, page.checkpoint)
+            )
 
         return counted(context, pages, render)
 

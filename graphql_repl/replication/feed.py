@@ -66,7 +66,10 @@ class _Subscriber:
         if self.error is not None:
             return
         where = self.where
-        self.pending.extend(d for d in docs if where is None or matches(where, d.data))
+        if where is None:
+            self.pending.extend(docs)
+        else:
+            self.pending.extend(d for d in docs if matches(where, d.data))
         if len(self.pending) > self.max_pending:
             self.pending.clear()
             self.error = FeedOverflow(self.last)
