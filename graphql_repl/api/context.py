@@ -85,6 +85,18 @@ class Context:
         return self.repository.view(principal.tenant)
 
 
+def authenticator_for(repository: Repository) -> Authenticator:
+    """The authenticator of a server over ``repository``: its tokens and its settings'
+    JWT secret, audience and recheck interval."""
+    settings = repository.settings
+    return Authenticator(
+        repository.tokens,
+        settings.jwt_secret,
+        settings.jwt_audience,
+        settings.auth_recheck_interval,
+    )
+
+
 def bearer(value: Any) -> str | None:
     """The token in an ``Authorization: Bearer <token>`` value."""
     if not isinstance(value, str):

@@ -20,10 +20,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 
 from .. import web
-from ..auth import Authenticator, Principal, token_id_of
+from ..auth import Principal, token_id_of
 from ..replication import Repository
 from .connections import client_of, connection_of, tracked
-from .context import Context, bearer, header_token
+from .context import Context, authenticator_for, bearer, header_token
 from .errors import error_body
 from .events import TokenRefused
 from .fanout import SharedEvents, encode_frame, shared_result
@@ -123,12 +123,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.repository = repository
         self.events = SharedEvents()
-        self.authenticator = Authenticator(
-            repository.tokens,
-            settings.jwt_secret,
-            settings.jwt_audience,
-            settings.auth_recheck_interval,
-        )
+        self.authenticator = authenticator_for(repository)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -26,8 +26,9 @@ from store_urls import drop_store, new_store_url  # tests/store_urls.py
 from strawberry.http import process_result
 
 from graphql_repl.api import Context, build_schema
+from graphql_repl.api.context import authenticator_for
 from graphql_repl.api.fanout import SharedEvents
-from graphql_repl.auth import Authenticator, create_token
+from graphql_repl.auth import create_token
 from graphql_repl.demo import demo_registry
 from graphql_repl.replication import Repository
 from graphql_repl.settings import Settings
@@ -51,16 +52,10 @@ class LocalServer:
     its settings, the feed's shared events and the authenticator."""
 
     def __init__(self, repository: Repository, schema: strawberry.Schema) -> None:
-        settings = repository.settings
         self.repository = repository
         self.schema = schema
         self.events = SharedEvents()
-        self.authenticator = Authenticator(
-            repository.tokens,
-            settings.jwt_secret,
-            settings.jwt_audience,
-            settings.auth_recheck_interval,
-        )
+        self.authenticator = authenticator_for(repository)
         self._tokens: dict[tuple[str, str | None], str] = {}
 
     async def token(self, role: str, tenant: str | None = None) -> str:
