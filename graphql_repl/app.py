@@ -4,6 +4,7 @@ rules in front of them."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from .models import Registry
 from .replication import Repository
 from .settings import Settings
 from .stores import Store
+from .tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,14 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await repository.open()
         log.info("Store open: %s", settings.store_display)
+        syncing = (
+            asyncio.create_task(metrics.sync_feeds_forever()) if metrics.multiprocess else None
+        )
         try:
             yield
         finally:
+            if syncing is not None:
+                await stop(syncing)
             await repository.close()
 
     app = Starlette(

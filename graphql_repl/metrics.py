@@ -4,11 +4,18 @@ Each app has a registry of its own (not the library's global one), so several ap
 run in one process. Counters follow the repository's ``Events`` as they happen; what is
 cheaper to read than to track (the feeds' counts, open conflicts, the log's head, the
 store's own gauges) is read when Prometheus scrapes (``refresh``, then ``render``).
+
+Under ``serve --workers N`` each worker is a process of its own and a scrape reaches one of
+them: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by the
+supervisor) sums the counters of every worker. What the store says is the same from any
+worker; the feeds' counts, which each worker keeps in memory, are copied into the shared
+files every ``FEED_SYNC_INTERVAL`` seconds (``sync_feeds``) and when scraped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -16,6 +23,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from .api.events import Operation, TokenRefused, WebSocketClosed, WebSocketOpened
@@ -23,11 +31,23 @@ from .errors import StoreError
 from .events import Event
 from .replication import Repository
 from .replication.events import ConflictRecorded, ConflictResolved, Written
+from .replication.feed import FeedStats
 from .stores.checkpoints import decode_checkpoint
 
 PREFIX = "graphql_repl"
 # Operation latencies, in seconds: from a cached read to a large bulk update.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+#: prometheus-client's variable naming the directory its multiprocess mode shares.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+#: Seconds between copies of a worker's feed counts into the shared files.
+FEED_SYNC_INTERVAL = 1.0
+#: The feeds' counters: metric name, help, ``FeedStats`` attribute.
+FEED_COUNTERS = (
+    ("feed_events", "Changes the change feeds published.", "published"),
+    ("feed_deliveries", "Changes delivered to feed subscribers.", "delivered"),
+    ("feed_cut_off", "Subscribers cut off as too slow (FeedOverflow).", "cut_off"),
+)
+SUBSCRIPTIONS_HELP = "Feed subscriptions open (changeFeed and stream<Model>), by model."
 
 
 @dataclass
@@ -87,9 +107,27 @@ class Metrics:
             registry=r,
         )
         self.websockets = Gauge(
-            f"{PREFIX}_websocket_connections", "WebSocket connections open.", registry=r
+            f"{PREFIX}_websocket_connections",
+            "WebSocket connections open.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.scraped = _Scraped()
+        #: Whether the counts are shared with other worker processes (see the module).
+        self.multiprocess = MULTIPROC_DIR in os.environ
+        self._synced: dict[str, FeedStats] = {}
+        if self.multiprocess:
+            self.feed_counters = {
+                attribute: Counter(f"{PREFIX}_{name}", doc, ["model"], registry=r)
+                for name, doc, attribute in FEED_COUNTERS
+            }
+            self.subscriptions = Gauge(
+                f"{PREFIX}_subscriptions",
+                SUBSCRIPTIONS_HELP,
+                ["model"],
+                registry=r,
+                multiprocess_mode="livesum",
+            )
         r.register(_ScrapeTime(self))
         repository.events.listen(self.on_event)
 
@@ -139,9 +177,35 @@ class Metrics:
             scraped.up = False
         self.scraped = scraped
 
+    def sync_feeds(self) -> None:
+        """Copy what the feeds counted since the last call into the shared counters
+        (multiprocess mode only)."""
+        if not self.multiprocess:
+            return
+        for model, stats in self.repository.feeds().items():
+            before = self._synced.get(model, FeedStats())
+            for attribute, counter in self.feed_counters.items():
+                added = getattr(stats, attribute) - getattr(before, attribute)
+                if added > 0:
+                    counter.labels(model).inc(added)
+            self.subscriptions.labels(model).set(stats.open)
+            self._synced[model] = FeedStats(stats.published, stats.delivered, stats.cut_off)
+
+    async def sync_feeds_forever(self) -> None:
+        """``sync_feeds`` every ``FEED_SYNC_INTERVAL`` seconds, until cancelled."""
+        while True:
+            await asyncio.sleep(FEED_SYNC_INTERVAL)
+            self.sync_feeds()
+
     def render(self) -> bytes:
-        """The metrics in Prometheus' text format."""
-        return generate_latest(self.registry)
+        """The metrics in Prometheus' text format (every worker's, in multiprocess mode)."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        self.sync_feeds()
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(_ScrapeTime(self))
+        return generate_latest(registry)
 
 
 class _ScrapeTime(Collector):
@@ -151,24 +215,8 @@ class _ScrapeTime(Collector):
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        feeds = self.metrics.repository.feeds()
-        for name, doc, attribute in (
-            ("feed_events", "Changes the change feeds published.", "published"),
-            ("feed_deliveries", "Changes delivered to feed subscribers.", "delivered"),
-            ("feed_cut_off", "Subscribers cut off as too slow (FeedOverflow).", "cut_off"),
-        ):
-            counter = CounterMetricFamily(f"{PREFIX}_{name}", doc, labels=["model"])
-            for model, stats in sorted(feeds.items()):
-                counter.add_metric([model], getattr(stats, attribute))
-            yield counter
-        subscriptions = GaugeMetricFamily(
-            f"{PREFIX}_subscriptions",
-            "Feed subscriptions open (changeFeed and stream<Model>), by model.",
-            labels=["model"],
-        )
-        for model, stats in sorted(feeds.items()):
-            subscriptions.add_metric([model], stats.open)
-        yield subscriptions
+        if not self.metrics.multiprocess:  # else they are in the shared files
+            yield from self._feeds()
         scraped = self.metrics.scraped
         yield GaugeMetricFamily(
             f"{PREFIX}_store_up", "1 when the store answered the last scrape.", int(scraped.up)
@@ -184,3 +232,17 @@ class _ScrapeTime(Collector):
         for key, measured in sorted(scraped.gauges.items()):
             name = re.sub(r"[^a-zA-Z0-9_]", "_", key)
             yield GaugeMetricFamily(f"{PREFIX}_store_{name}", f"The store's {key}.", measured)
+
+    def _feeds(self) -> Iterator[Metric]:
+        feeds = self.metrics.repository.feeds()
+        for name, doc, attribute in FEED_COUNTERS:
+            counter = CounterMetricFamily(f"{PREFIX}_{name}", doc, labels=["model"])
+            for model, stats in sorted(feeds.items()):
+                counter.add_metric([model], getattr(stats, attribute))
+            yield counter
+        subscriptions = GaugeMetricFamily(
+            f"{PREFIX}_subscriptions", SUBSCRIPTIONS_HELP, labels=["model"]
+        )
+        for model, stats in sorted(feeds.items()):
+            subscriptions.add_metric([model], stats.open)
+        yield subscriptions

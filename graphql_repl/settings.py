@@ -32,6 +32,8 @@ class Settings:
     # A module declaring the served models (a ``MODELS`` sequence, or every ``Model`` in
     # it); the demo models when unset.
     models: str | None = None
+    # Server processes sharing the port and the store (``serve --workers``).
+    workers: int = 1
     # Ancestor state ids kept per document: how far back "this descends from that" can be
     # told; an edit chain longer than this between two syncs looks concurrent.
     history_limit: int = 50
@@ -86,6 +88,7 @@ class Settings:
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         for name in (
+            "workers",
             "history_limit",
             "merge_base_limit",
             "replication_chunk_size",

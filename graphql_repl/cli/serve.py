@@ -14,13 +14,17 @@ import uvicorn
 from .. import __version__
 from ..replication import Repository
 from ..settings import Settings
-from .exits import EXIT_LISTEN, EXIT_STORE, EXIT_UNAVAILABLE, CommandWithExitCodes
+from .exits import EXIT_LISTEN, EXIT_OK, EXIT_STORE, EXIT_UNAVAILABLE, CommandWithExitCodes
 from .failures import debug_wanted
 from .options import log_format_option, log_level_option, registry_of, settings_of, store_option
 from .startup import check_file, listening_socket, new_store, open_store, shown
+from .workers import Supervisor, WorkerSpec
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from ..models import Registry
+    from ..stores import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,12 @@ log = logging.getLogger(__name__)
     help="Allow browser apps from ORIGIN (e.g. https://app.example) to call the API; "
     "repeat for several. Default: none (also GRAPHQL_REPL_CORS_ORIGINS, comma-separated).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Server processes sharing the port and the store (default 1; also "
+    "GRAPHQL_REPL_WORKERS). Each new connection goes to one of them.",
+)
 @log_level_option
 @log_format_option
 @click.pass_context
@@ -55,31 +65,67 @@ def serve(
     port: int | None,
     models: str | None,
     cors_origins: tuple[str, ...],
+    workers: int | None,
     log_level: str,
     log_format: str,
 ) -> None:
     """Serve GraphQL on /graphql (GraphiQL in a browser), WebSocket subscriptions, /health,
     /ready, /metrics, and the demo app on /demo/. Limits and other settings:
     GRAPHQL_REPL_* variables (see the README)."""
-    from ..app import create_app
     from ..logs import configure_logging
 
     configure_logging(log_level, log_format)
     settings = settings_of(
-        store=store, host=host, port=port, models=models, cors_origins=cors_origins or None
+        store=store,
+        host=host,
+        port=port,
+        models=models,
+        cors_origins=cors_origins or None,
+        workers=workers,
     )
     registry = registry_of(settings.models)
     store_object = new_store(settings)
     check_file(settings.store, create=True)
+    spec = WorkerSpec(settings, log_level, log_format, debug_wanted(ctx))
     sock = listening_socket(settings.host, settings.port)
-    app = create_app(settings, registry, store=store_object)
-    config = _uvicorn_config(app, settings, log_level)
-    server = _Server(config, app.state.repository)
     try:
-        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(server.start(sock, settings, log_format, debug_wanted(ctx)))
+        if settings.workers == 1:
+            run_server(settings, registry, store_object, sock, spec, banner=True)
+            return
+        # The store is opened once here (it creates its schema; a failure is said once),
+        # then by each worker.
+        asyncio.run(_check_store(store_object, settings, spec.debug))
+        _banner(settings, sock, log_format)
+        code = Supervisor(spec, sock, settings.workers).run()
     finally:
         sock.close()
+    if code != EXIT_OK:
+        ctx.exit(code)
+
+
+async def _check_store(store: Store, settings: Settings, debug: bool) -> None:
+    await open_store(store, settings, debug=debug)
+    await store.close()
+
+
+def run_server(
+    settings: Settings,
+    registry: Registry,
+    store: Store,
+    sock: socket.socket,
+    spec: WorkerSpec,
+    *,
+    banner: bool,
+) -> None:
+    """Serve ``registry`` on ``store`` and ``sock`` until a stop signal (in this process:
+    the only server, or one worker)."""
+    from ..app import create_app
+
+    app = create_app(settings, registry, store=store)
+    config = _uvicorn_config(app, settings, spec.log_level)
+    server = _Server(config, app.state.repository)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(server.start(sock, settings, spec.log_format if banner else None, spec.debug))
 
 
 def _banner(settings: Settings, sock: socket.socket, log_format: str) -> None:
@@ -88,14 +134,20 @@ def _banner(settings: Settings, sock: socket.socket, log_format: str) -> None:
     port = sock.getsockname()[1]
     base = f"http://{settings.host}:{port}"
     store = shown(settings.store)
+    workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
     lines = {
-        "serving": f"graphql-repl {__version__} serving {store}",
+        "serving": f"graphql-repl {__version__} serving {store}{workers}",
         "graphiql": f"GraphiQL: {base}/graphql",
         "demo": f"Demo app: {base}/demo/",
         "hint": f"Get a token: graphql-repl token create --role admin --store {store}",
     }
     if log_format == "json":
-        fields = {"store": store, "graphql": f"{base}/graphql", "demo": f"{base}/demo/"}
+        fields = {
+            "store": store,
+            "graphql": f"{base}/graphql",
+            "demo": f"{base}/demo/",
+            "workers": settings.workers,
+        }
         log.info(lines["serving"], extra={"event": "serve.start", **fields})
         return
     for line in lines.values():
@@ -143,13 +195,15 @@ class _Server(uvicorn.Server):
         await super().serve(sockets)
 
     async def start(
-        self, sock: socket.socket, settings: Settings, log_format: str, debug: bool
+        self, sock: socket.socket, settings: Settings, banner_format: str | None, debug: bool
     ) -> None:
         """Open the store (a failure ends here, before anything is printed), say where the
-        server is, and serve on ``sock`` until stopped."""
+        server is (in ``banner_format``; None: a worker, whose supervisor said it), and
+        serve on ``sock`` until stopped."""
         await open_store(self.repository, settings, debug=debug)
         try:
-            _banner(settings, sock, log_format)
+            if banner_format is not None:
+                _banner(settings, sock, banner_format)
             await self.serve([sock])
         finally:
             await self.repository.close()

@@ -153,6 +153,14 @@ CASES = [
         ("GRAPHQL_REPL_PORT", "must be a number"),
         env={"GRAPHQL_REPL_PORT": "eighty"},
     ),
+    Case("no-workers", ("serve", "--workers", "0"), EXIT_USAGE, ("--workers", "x>=1")),
+    Case(
+        "workers-setting-below-one",
+        ("serve",),
+        EXIT_USAGE,
+        ("workers must be at least 1",),
+        env={"GRAPHQL_REPL_WORKERS": "0"},
+    ),
     Case("unknown-role", ("token", "create", "--role", "boss"), EXIT_USAGE, ("boss", "admin")),
     Case(
         "token-list-without-a-store",
@@ -229,8 +237,11 @@ def test_an_unreachable_mongodb_fails_within_the_connect_timeout(
     assert contents(tmp_path) == set()
 
 
-def test_a_port_in_use_is_said_before_anything_else(tmp_path: Path, busy_port: int) -> None:
-    result = run(("serve", "--port", str(busy_port)), tmp_path)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_said_before_anything_else(
+    tmp_path: Path, busy_port: int, workers: str
+) -> None:
+    result = run(("serve", "--port", str(busy_port), "--workers", workers), tmp_path)
     check_one_line(result, EXIT_LISTEN, [f"127.0.0.1:{busy_port}", "address already in use"])
     assert result.stdout == ""
     assert contents(tmp_path) == set()  # no graphql_repl.db either
