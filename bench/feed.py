@@ -15,6 +15,11 @@ and (``--idle N``) memory per idle subscription <= 20 KB.
     python bench/feed.py --idle 10000 --subscribers 0
     python bench/feed.py --store 'mongodb://127.0.0.1:27017/?replicaSet=rs0'
     python bench/feed.py --profile /tmp/feed.raw   # py-spy over the measured window
+    python bench/feed.py --workers 2   # also `serve --workers 2`, and its ratio to one
+
+With ``--workers N`` each subscriber count gets one more row, ours with N worker
+processes (the CPU is the supervisor's and every worker's), and the N : 1 ratio of
+deliveries/s and of CPU per delivery.
 
 With ``--store mongodb://...`` each run uses a database of its own on that server.
 """
@@ -65,8 +70,13 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and of its running children (the workers of ``--workers``)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += cpu_seconds(int(child))
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int) -> int:
@@ -172,8 +182,8 @@ def store_url(spec: str, directory: str) -> str:
 
 
 @contextmanager
-def our_server(spec: str) -> Iterator[tuple[int, int, str]]:
-    """(pid, port, admin token) of a `graphql-repl serve` on a fresh store."""
+def our_server(spec: str, workers: int = 1) -> Iterator[tuple[int, int, str]]:
+    """(pid, port, admin token) of a `graphql-repl serve --workers N` on a fresh store."""
     with tempfile.TemporaryDirectory() as tmp:
         store = store_url(spec, tmp)
         token = subprocess.run(
@@ -184,6 +194,7 @@ def our_server(spec: str) -> Iterator[tuple[int, int, str]]:
         ).stdout.strip()
         port = free_port()
         command = ["graphql-repl", "serve", "--store", store, "--port", str(port)]
+        command += ["--workers", str(workers)]
         server = subprocess.Popen([*command, "--log-level", "warning"], stderr=subprocess.DEVNULL)
         try:
             for _ in range(100):
@@ -192,6 +203,8 @@ def our_server(spec: str) -> Iterator[tuple[int, int, str]]:
                     break
                 except httpx.HTTPError:
                     time.sleep(0.1)
+            if workers > 1:
+                time.sleep(1.0)  # every worker up, not just the first
             yield server.pid, port, token
         finally:
             server.terminate()
@@ -283,15 +296,15 @@ def start_clients(port, token, subscribers, args, ctx):
     return procs, stop, out
 
 
-def run(subscribers: int, args: argparse.Namespace, reference: bool) -> dict[str, float]:
-    server = reference_server if reference else our_server
-    with (
-        server(args.field, args.protocol) if reference else server(args.store) as (
-            pid,
-            port,
-            token,
-        )
-    ):
+def run(
+    subscribers: int, args: argparse.Namespace, reference: bool, workers: int = 1
+) -> dict[str, float]:
+    server = (
+        reference_server(args.field, args.protocol)
+        if reference
+        else our_server(args.store, workers)
+    )
+    with server as (pid, port, token):
         ctx = mp.get_context("spawn")
         procs, stop, out = start_clients(port, token, subscribers, args, ctx)
         time.sleep(0.5)
@@ -368,6 +381,7 @@ def main() -> None:
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="graphql-transport-ws")
     parser.add_argument("--idle", type=int, default=0, help="idle subscriptions to weigh")
     parser.add_argument("--profile", help="py-spy raw profile of our server's measured window")
+    parser.add_argument("--workers", type=int, default=1, help="also run serve --workers N")
     args = parser.parse_args()
     kind = "SQLite" if args.store == "sqlite" else "MongoDB"
     print(
@@ -398,6 +412,16 @@ def main() -> None:
             f"{ref['p99_ms']:.1f} ms",
             flush=True,
         )
+        if args.workers > 1:
+            many = run(n, args, reference=False, workers=args.workers)
+            print(row(f"ours x{args.workers}", many), f" {load()}", flush=True)
+            print(
+                f"  {args.workers} workers : 1, deliveries/s "
+                f"{many['deliveries_per_s'] / ours['deliveries_per_s']:.2f}x, CPU per "
+                f"delivery {many['cpu_us'] / ours['cpu_us']:.2f}x, p99 {many['p99_ms']:.1f} "
+                f"vs {ours['p99_ms']:.1f} ms",
+                flush=True,
+            )
     if args.idle:
         ref_kb = idle(args.idle, args, reference=True)
         ours_kb = idle(args.idle, args, reference=False)
