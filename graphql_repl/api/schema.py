@@ -25,11 +25,11 @@ from strawberry.types.graphql import OperationType
 from ..models import Registry
 from ..settings import Settings
 from .errors import ContractErrors
-from .fanout import SharedEventExecutor
 from .fixed_fields import FixedMutation, FixedQuery, FixedSubscription
 from .model_types import model_types
 from .operations import OperationLog, RootFields
 from .push_rows import PushRowScreen
+from .rendering import FlatLists
 from .sync_fields import sync_fields
 from .typed_fields import typed_fields
 
@@ -147,7 +147,7 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
             functools.partial(ReportingParserCache, maxsize=256),
             functools.partial(ValidationCache, maxsize=256),
         ],
-        execution_context_class=SharedEventExecutor,
+        execution_context_class=FlatLists,
     )
     # graphql-core's schema, which Strawberry builds: the one list of the root fields.
     roots.fill(schema._schema, typed_models)
