@@ -6,7 +6,9 @@ Measures, with two ``graphql-repl serve`` processes on temporary SQLite stores:
    (``--sizes``, 10k and 100k by default): docs/s (over the CLI's own replication time, and
    end to end with its start-up), and the peak memory (VmHWM) of the source server, the
    target server and the replicating process, each reset (``/proc/PID/clear_refs``) or
-   started just before the copy;
+   started just before the copy; then the same copy in-process, ``replicate()`` between
+   two ``LocalModel``s on the same SQLite files in a fresh child process (the yardstick of
+   what the GraphQL path costs: our ratio to it is printed too);
 2. live replication (``--live``): the latency from a write sent to the source to the change
    arriving on the target's change feed, p50 and p99, over ``--writes`` writes made one at
    a time.
@@ -18,7 +20,7 @@ with ``batch_size: 1000``; and PouchDB's live replication latency, measured the 
 ``pouchdb``, ``express-pouchdb`` and ``express@4`` are installed with npm into a cache
 directory on first use (``$GRAPHQL_REPL_BENCH_CACHE``, else
 ``${XDG_CACHE_HOME:-~/.cache}/graphql-repl-bench/pouchdb``). It prints the figures and our
-ratios to PouchDB's.
+ratios to PouchDB's and to the in-process copy.
 
     python bench/replicate.py                          # 10k and 100k, both systems
     python bench/replicate.py --sizes 10000 --writes 200
@@ -287,6 +289,49 @@ def one_shot_ours(bench: Bench, count: int, batch_size: int) -> OneShot:
     source.stop()
     target.stop()
     return result
+
+
+def one_shot_in_process(bench: Bench, count: int, batch_size: int) -> OneShot:
+    """``replicate()`` between two ``LocalModel``s, from the one-shot run's source store
+    (stopped by now) into a new one, in a fresh child process: no GraphQL, no HTTP."""
+    source = f"sqlite:///{bench.workdir / f'src-{count}'}.db"
+    target = f"sqlite:///{bench.workdir / f'inproc-{count}'}.db"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--child-in-process", source, target, str(batch_size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    code, peak_mb = wait_exit(process, 3600)
+    wall = time.perf_counter() - started
+    assert process.stdout is not None
+    assert process.stderr is not None
+    if code != 0:
+        raise RuntimeError(f"in-process replicate() exited with {code}:\n{process.stderr.read()!r}")
+    report = json.loads(process.stdout.read().decode().strip().splitlines()[-1])
+    if report["applied"] != count:
+        raise RuntimeError(f"in-process replicate() applied {report['applied']} of {count}")
+    nan = float("nan")
+    return OneShot(count / report["seconds"], count / wall, report["seconds"], nan, nan, peak_mb)
+
+
+async def in_process_child(source_url: str, target_url: str, batch_size: int) -> None:
+    """Runs in the child: replicate source into target, print the seconds and the count."""
+    from graphql_repl import Repository, Settings, demo_registry
+    from graphql_repl.replication import UpdateStatus, replicate
+
+    def repository(url: str) -> Repository:
+        return Repository.from_settings(Settings(store=url), demo_registry())
+
+    async with repository(source_url) as src, repository(target_url) as dst:
+        started = time.perf_counter()
+        result = await replicate(
+            src.model("Note"), dst.model("Note"), chunk_size=batch_size, keep_updates=False
+        )
+        seconds = time.perf_counter() - started
+    applied = result.counts.get(UpdateStatus.APPLIED, 0)
+    print(json.dumps({"seconds": seconds, "applied": applied}))
 
 
 async def live_latency_ours(bench: Bench, writes: int, interval: float) -> list[float]:
@@ -582,19 +627,28 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=300, help="writes in the live runs")
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between writes")
     parser.add_argument("--skip-pouchdb", action="store_true")
+    parser.add_argument("--child-in-process", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_in_process:
+        source, target, batch = args.child_in_process
+        asyncio.run(in_process_child(source, target, int(batch)))
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="bench-replicate-") as tmp:
         bench = Bench(Path(tmp))
         try:
-            ours = {
-                n: timed(
+            ours: dict[int, OneShot] = {}
+            in_process: dict[int, OneShot] = {}
+            for n in sizes:
+                ours[n] = timed(
                     f"graphql-repl one-shot, {n:,} notes",
                     lambda n=n: one_shot_ours(bench, n, args.batch_size),
                 )
-                for n in sizes
-            }
+                in_process[n] = timed(
+                    f"in-process replicate(), {n:,} notes",
+                    lambda n=n: one_shot_in_process(bench, n, args.batch_size),
+                )
             live = timed(
                 "graphql-repl live",
                 lambda: asyncio.run(live_latency_ours(bench, args.writes, args.interval)),
@@ -627,6 +681,8 @@ def main() -> None:
     for n in sizes:
         print(f" {n:,} notes")
         print(row(f"graphql-repl (batch {args.batch_size})", ours[n]))
+        print(row("in-process replicate()", in_process[n]))
+        print(f"  ours / in-process: {ours[n].docs_per_s / in_process[n].docs_per_s:.2f}x")
         if pouch:
             print(row("PouchDB (default batch_size)", pouch[n, "default"]))
             print(row("PouchDB (batch_size 1000)", pouch[n, "1000"]))
@@ -647,7 +703,8 @@ def main() -> None:
     print()
     print("docs/s: over the replication itself (our CLI's own timer; PouchDB.replicate's);")
     print("e2e/s: including the replicating process's start-up. MB: peak RSS (VmHWM) of the")
-    print("source and target servers during the copy, and of the replicating process.")
+    print("source and target servers during the copy, and of the replicating process (the")
+    print("in-process copy: one process, whose peak is in the last column).")
     print("Reference from the issue: PouchDB ~2,600 docs/s default, ~6,100 with batch_size")
     print("1000, live p50 ~11.5 ms; our aim >= 10,500 docs/s one-shot, live p50 <= 8 ms.")
 

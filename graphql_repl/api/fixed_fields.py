@@ -15,7 +15,7 @@ from ..auth import Permission as Perm
 from ..errors import BadInput
 from ..replication import Change as DomainChange
 from ..replication import CheckpointPair as DomainPair
-from ..replication import Resolution
+from ..replication import Resolution, Update
 from ..replication.types import DEFAULT_PAGE_SIZE
 from . import types as t
 from .context import Context, caller_model
@@ -131,11 +131,14 @@ class FixedMutation:
         info: strawberry.Info,
         model: ModelName,
         updates: Annotated[
-            list[t.UpdateInput], strawberry.argument(description="The documents to apply.")
+            list[Update],
+            strawberry.argument(
+                description="The documents to apply.", graphql_type=list[t.UpdateInput]
+            ),
         ],
     ) -> t.BulkUpdateResult:
         _batch(info, updates, "updates")
-        result = await caller_model(info, model).bulk_update([u.to_domain() for u in updates])
+        result = await caller_model(info, model).bulk_update(updates)
         return t.BulkUpdateResult(
             results=[t.UpdateResult.of(u) for u in result.results],
             conflicts=[t.Conflict.of(c) for c in result.conflicts],

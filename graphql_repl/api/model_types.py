@@ -20,6 +20,7 @@ from strawberry.schema_directive import Location
 
 from ..models import Custom, Field, FieldStrategy, FieldType, Model, Strategy
 from ..replication import DocumentState
+from .inputs import push_row_reader, read_with
 from .scalars import JSON, Checkpoint
 
 DELETED = "_deleted"
@@ -233,6 +234,7 @@ def _input_type(
 
 
 def _push_row(model: str, push_document: type) -> type:
+    """The push row type; its values are ``PushRow``s (see api/inputs.py)."""
     name = f"{model}InputPushRow"
     cls = type(
         name,
@@ -250,7 +252,9 @@ def _push_row(model: str, push_document: type) -> type:
             "new_document_state": strawberry.field(description="The state to write."),
         },
     )
-    return strawberry.input(cls, name=name, description=f"One {model} to push (RxDB's push row).")
+    row = strawberry.input(cls, name=name, description=f"One {model} to push (RxDB's push row).")
+    read_with(row, push_row_reader(push_document))
+    return row
 
 
 def _checkpoint(model: str, name: str, kind: Any) -> type:

@@ -62,7 +62,7 @@ def _screen(
     schema: Any, operation: Any, variables: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, dict[int, str]]]:
     # ``_schema`` is Strawberry's graphql-core schema (the types to coerce against); the
-    # tests of bad push rows (tests/api/test_sync_fields.py) fail if it goes away.
+    # tests of bad push rows (tests/api/test_inputs.py) fail if it goes away.
     core = schema._schema
     types = {d.variable.name.value: d.type for d in operation.variable_definitions}
     screened = dict(variables)

@@ -9,13 +9,15 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
@@ -23,11 +25,11 @@ from strawberry.types.graphql import OperationType
 from ..models import Registry
 from ..settings import Settings
 from .errors import ContractErrors
-from .fanout import SharedEventExecutor
 from .fixed_fields import FixedMutation, FixedQuery, FixedSubscription
 from .model_types import model_types
 from .operations import OperationLog, RootFields
 from .push_rows import PushRowScreen
+from .rendering import FlatLists
 from .sync_fields import sync_fields
 from .typed_fields import typed_fields
 
@@ -82,6 +84,19 @@ class Schema(strawberry.Schema):
             log.debug("GraphQL error: %s", error.message)
 
 
+def _size_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The validation rules of QueryDepthLimiter and MaxAliasesLimiter, made once per
+    schema: those extensions make new rule classes for every request, and a request whose
+    rules differ misses ValidationCache (keyed by the document and the rules), so every
+    request was validated again. Introspection is left out of the depth; graphql-core
+    bounds it itself (MaxIntrospectionDepthRule: no cyclic __Type → __Field → __Type
+    blow-up)."""
+    return [
+        depth_validator(settings.max_depth, None),
+        alias_validator(settings.max_aliases),
+    ]
+
+
 def build_schema(registry: Registry, settings: Settings | None = None) -> strawberry.Schema:
     """The schema for ``registry``'s models, with ``settings``' limits on query size."""
     settings = settings or Settings()
@@ -128,14 +143,11 @@ def build_schema(registry: Registry, settings: Settings | None = None) -> strawb
             ContractErrors,
             PushRowScreen,
             functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-            # Introspection is left out here; graphql-core bounds it itself
-            # (MaxIntrospectionDepthRule: no cyclic __Type → __Field → __Type blow-up).
-            functools.partial(QueryDepthLimiter, max_depth=settings.max_depth),
-            functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+            functools.partial(AddValidationRules, _size_rules(settings)),
             functools.partial(ReportingParserCache, maxsize=256),
             functools.partial(ValidationCache, maxsize=256),
         ],
-        execution_context_class=SharedEventExecutor,
+        execution_context_class=FlatLists,
     )
     # graphql-core's schema, which Strawberry builds: the one list of the root fields.
     roots.fill(schema._schema, typed_models)

@@ -3,6 +3,7 @@
 RxDB's own query builders work against the server unmodified and Apollo Client and urql
 can cache what they return (every document type has ``id``)."""
 
+import dataclasses
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from ..auth import Permission as Perm
 from ..errors import BadInput
 from ..replication import PushRow, StatePage
 from .context import Context, caller_model
-from .model_types import ModelTypes, as_dict
+from .model_types import ModelTypes
 from .permissions import guarded
 from .push_rows import refusals
 from .scalars import Checkpoint
@@ -30,15 +31,18 @@ def sync_fields(types: ModelTypes) -> tuple[dict[str, Any], dict[str, Any], dict
         page = await caller_model(info, name).pull(since, limit)
         return types.bulk(page.documents, page.checkpoint)
 
-    async def push(info: strawberry.Info, rows: Any = None) -> Any:
+    async def push(info: strawberry.Info, rows: list[PushRow] | None = None) -> Any:
         rows = rows or []
         most = info.context.settings.max_batch
         if len(rows) > most:
             raise BadInput(f"At most {most} push rows per request")
         refused = refusals(info.root_value, str(info.path.key))
-        pushed = await caller_model(info, name).push(
-            [_row(r, model.by_name, refused.get(i)) for i, r in enumerate(rows)]
-        )
+        if refused:
+            rows = [
+                dataclasses.replace(r, refused=refused[i]) if i in refused else r
+                for i, r in enumerate(rows)
+            ]
+        pushed = await caller_model(info, name).push(rows)
         return [types.build(s) for s in pushed.masters]
 
     async def stream(
@@ -73,8 +77,12 @@ def sync_fields(types: ModelTypes) -> tuple[dict[str, Any], dict[str, Any], dict
     )
     push.__annotations__.update(
         rows=Annotated[
-            list[types.push_row] | None,  # type: ignore[name-defined]
-            strawberry.argument(name=f"{lower}PushRow", description="The rows to push."),
+            list[PushRow] | None,
+            strawberry.argument(
+                name=f"{lower}PushRow",
+                description="The rows to push.",
+                graphql_type=list[types.push_row] | None,  # type: ignore[name-defined]
+            ),
         ],
         **{"return": list[types.document]},  # type: ignore[name-defined]
     )
@@ -126,10 +134,3 @@ def sync_fields(types: ModelTypes) -> tuple[dict[str, Any], dict[str, Any], dict
         )
     }
     return query, mutation, subscription
-
-
-def _row(row: Any, fields: Any, refused: str | None) -> PushRow:
-    """A push row input as plain JSON objects (fields left out are absent)."""
-    assumed = row.assumed_master_state
-    new = as_dict(row.new_document_state, fields)
-    return PushRow(new, None if assumed is None else as_dict(assumed, fields), refused)

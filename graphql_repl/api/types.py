@@ -11,6 +11,7 @@ from typing import Any, Self
 import strawberry
 
 from ..replication import types as r
+from .inputs import read_with, update_of
 from .scalars import JSON, Checkpoint
 
 
@@ -178,10 +179,8 @@ class UpdateInput:
     )
     revs: list[str] | None = strawberry.field(default=None, description=_REVS)
 
-    def to_domain(self) -> r.Update:
-        clock: Any = self.clock
-        kind = r.ChangeType[self.type.name]
-        return r.Update(str(self.model_id), kind, self.data, self.rev, self.prev, clock, self.revs)
+
+read_with(UpdateInput, update_of)  # its values are ``Update``s (see api/inputs.py)
 
 
 @strawberry.type(description="What became of one update, and the document's state after it.")

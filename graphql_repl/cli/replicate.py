@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..remote import JobOptions, RemoteModel, ReplicationJob, Retry, Summary
 
 DEFAULT_BATCH_SIZE = 1000
+DEFAULT_IN_FLIGHT = 2
 ON_CONFLICT = {"report": None, "source": Resolution.SOURCE, "target": Resolution.TARGET}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -99,6 +100,14 @@ GRAPHQL_REPL_TOKEN, GRAPHQL_REPL_SOURCE_TOKEN and GRAPHQL_REPL_TARGET_TOKEN.
     type=click.IntRange(1, MAX_PAGE_SIZE),
     help="Updates per bulkUpdate request (default: --batch-size).",
 )
+@click.option(
+    "--in-flight",
+    type=click.IntRange(1, 16),
+    default=DEFAULT_IN_FLIGHT,
+    show_default=True,
+    help="Pages sent to the target at once while catching up (pages naming the same "
+    "document wait for each other; checkpoints are stored in order).",
+)
 @click.option("--where", metavar="JSON", help="Copy only documents matching this filter.")
 @click.option(
     "--retries",
@@ -132,6 +141,7 @@ def replicate(
     on_conflict: str,
     batch_size: int,
     push_size: int | None,
+    in_flight: int,
     where: str | None,
     retries: int,
     timeout: float,
@@ -156,6 +166,7 @@ def replicate(
     options = JobOptions(
         where=_filter(where),
         batch_size=batch_size,
+        in_flight=in_flight,
         on_conflict=ON_CONFLICT[on_conflict],
         live=live,
         retry=retry,

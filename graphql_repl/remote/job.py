@@ -48,7 +48,8 @@ class JobOptions:
     """How a ``ReplicationJob`` runs.
 
     ``where`` copies only the documents matching that filter; ``batch_size`` changes are
-    read per page (and pushed per live batch); ``on_conflict`` resolves the conflicts the
+    read per page (and pushed per live batch); while catching up, ``in_flight`` pages may
+    be sent to the target at once (see ``replicate()``); ``on_conflict`` resolves the conflicts the
     target records for that side at once (None: they stay recorded, and are reported);
     ``live`` follows the source's change feed once caught up, reconnecting as ``retry``
     says; ``interactive`` shows a progress bar, else a log line every ``progress_interval``
@@ -58,6 +59,7 @@ class JobOptions:
 
     where: Any = None
     batch_size: int = DEFAULT_PAGE_SIZE
+    in_flight: int = 1
     on_conflict: Resolution | None = None
     live: bool = False
     retry: Retry = field(default_factory=Retry)
@@ -208,6 +210,7 @@ class ReplicationJob:
             chunk_size=self.options.batch_size,
             keep_updates=False,
             on_chunk=self._applied,
+            in_flight=self.options.in_flight,
         )
         self.state.checkpoints = result.checkpoints
 

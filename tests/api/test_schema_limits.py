@@ -81,3 +81,22 @@ async def test_page_limit_is_the_contracts(local: LocalServer) -> None:
     for limit in (0, 5001):
         query = f'{{ changes(model: "Note", limit: {limit}) {{ hasMore }} }}'
         assert await api.code(query) == "BAD_USER_INPUT"
+
+
+async def test_a_document_sent_again_is_not_validated_again(small: LocalServer) -> None:
+    """The size limits' rules are the same from one request to the next, so ValidationCache
+    (keyed by the document and the rules) answers for a document it has validated; the
+    limits still hold for a new document."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    api = await small.api("admin")
+    query = 'query { checkpoint(model: "Note") }'
+    await api.data(query)
+    cache = _get_validate_cache(256)
+    before = cache.cache_info()
+    for _ in range(3):
+        await api.data(query)
+    after = cache.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (3, 0)
+    aliases = " ".join(f'a{i}: checkpoint(model: "Note")' for i in range(20))
+    assert await api.code(f"query {{ {aliases} }}") == "BAD_USER_INPUT"
