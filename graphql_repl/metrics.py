@@ -15,6 +15,7 @@ files every ``FEED_SYNC_INTERVAL`` seconds (``sync_feeds``) and when scraped.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import sys
@@ -46,6 +47,11 @@ FEED_COUNTERS = (
     ("feed_events", "Changes the change feeds published.", "published"),
     ("feed_deliveries", "Changes delivered to feed subscribers.", "delivered"),
     ("feed_cut_off", "Subscribers cut off as too slow (FeedOverflow).", "cut_off"),
+    (
+        "feed_direct_deliveries",
+        "Of the deliveries, those the feed wrote as it published them (no task woken).",
+        "direct",
+    ),
 )
 SUBSCRIPTIONS_HELP = "Feed subscriptions open (changeFeed and stream<Model>), by model."
 
@@ -189,7 +195,7 @@ class Metrics:
                 if added > 0:
                     counter.labels(model).inc(added)
             self.subscriptions.labels(model).set(stats.open)
-            self._synced[model] = FeedStats(stats.published, stats.delivered, stats.cut_off)
+            self._synced[model] = dataclasses.replace(stats)
 
     async def sync_feeds_forever(self) -> None:
         """``sync_feeds`` every ``FEED_SYNC_INTERVAL`` seconds, until cancelled."""

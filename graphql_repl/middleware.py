@@ -1,4 +1,5 @@
-"""The ASGI middleware in front of the application: the request-size limit and CORS."""
+"""The ASGI middleware in front of the application: the request-size limit and CORS, and
+(outermost) the server's own WebSocket ``send`` kept for the feed's immediate writes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .api.connections import ServerSend
 from .api.errors import error_body
 from .settings import Settings
 
@@ -25,6 +27,7 @@ def middleware(settings: Settings) -> list[Middleware]:
                 max_age=600,
             ),
         )
+    stack.insert(0, Middleware(ServerSend))
     return stack
 
 

@@ -23,7 +23,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from .. import web
 from ..auth import Principal, token_id_of
 from ..replication import Repository
-from .connections import client_of, connection_of, tracked
+from .connections import client_of, connection_of, immediate_writer, tracked
 from .context import Context, authenticator_for, bearer, header_token
 from .errors import error_body
 from .events import TokenRefused
@@ -80,6 +80,7 @@ class CheckedWebSocket(ASGIWebSocketAdapter):
         self.lanes = connection.lanes if connection is not None else None
         if self.lanes is not None:
             self.lanes.write = self.send_frame
+            self.lanes.write_now = immediate_writer(response.scope)
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         shared = shared_result(message)

@@ -65,10 +65,13 @@ class Claim:
 
 @dataclass
 class Lanes:
-    """One connection's claims waiting for their frames, and its writer (set by the
-    connection's adapter; None where there is no WebSocket)."""
+    """One connection's claims waiting for their frames, and its writers (set by the
+    connection's adapter; None where there is no WebSocket): ``write`` goes through ASGI,
+    ``write_now`` writes in the caller's step where the server allows it
+    (``connections.immediate_writer``)."""
 
     write: Write | None = None
+    write_now: Callable[[str], bool] | None = None
     _waiting: dict[int, list[Claim]] = field(default_factory=dict)
 
     def offer(self, event: object) -> Claim | None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from ..errors import BadInput
+from ..replication.feed import Feed
 from .context import Context
 from .lanes import Lane
 from .operations import results_sent
@@ -39,7 +40,9 @@ async def counted(
     end of the stream and never ask again.
 
     Over a WebSocket, events after the first are written by the subscription's fast lane
-    where it can render them (api/lanes.py), else handed to Strawberry as the first.
+    where it can render them (api/lanes.py), else handed to Strawberry as the first. Where
+    the server allows writes in the caller's step, a live feed's events are written by its
+    hub as they are published (``Feed.direct``), while the subscription waits.
     """
     context.subscriptions += 1
     lanes = None
@@ -48,6 +51,21 @@ async def counted(
         lanes = context.connection.lanes
     tally = results_sent.get(None)  # the operation's count of results, for its log line
     lane: Lane | None = None
+    direct = events if isinstance(events, Feed) else None
+    write_now = lanes.write_now if lanes is not None else None
+    task = asyncio.current_task()
+
+    def take(event: T) -> bool:
+        # Called by the feed's hub, while this subscription waits for its next event.
+        if lane is None or write_now is None or task is None or task.cancelling():
+            return False  # a cancelled operation (completed, closing) sends nothing more
+        text = lane.frame(render(event))
+        if text is None or not write_now(text):
+            return False
+        if tally is not None:
+            tally.results += 1
+        return True
+
     try:
         async for event in events:
             rendered = render(event)
@@ -63,8 +81,12 @@ async def counted(
             yield rendered
             if claim is not None and lanes is not None:
                 lane = lanes.withdraw(claim) or lane
+                if lane is not None and direct is not None and write_now is not None:
+                    direct.direct(take)
         await asyncio.Event().wait()  # cancelled when the connection closes
     finally:
+        if direct is not None:
+            direct.direct(None)
         context.subscriptions -= 1
 
 

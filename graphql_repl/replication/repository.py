@@ -7,7 +7,7 @@ replications all run in that caller's tenant scope.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from ..events import Events
@@ -18,7 +18,7 @@ from ..stores.base import StoredDoc
 from ..stores.tokens import TokenStore
 from .changelog import state_of, to_change
 from .clocks import HybridLogicalClock
-from .feed import ChangeHub, Check, FeedStats
+from .feed import ChangeHub, Check, Feed, FeedStats, Tap
 from .local import LocalModel
 from .replicate import replicate
 from .tenancy import TenantScope
@@ -142,26 +142,39 @@ class View:
         where: Any,
         check: Check | None,
         check_interval: float,
-    ) -> AsyncIterator[Change]:
+    ) -> Feed[Change]:
         """The live change feed of model ``name``: changes after ``since``, then live ones.
         ``check`` is awaited every ``check_interval`` seconds; a ReplError it raises ends
         the feed."""
         local = self.model(name)
+        tap = Tap()
         batches = self.repository.hub(name).subscribe(
-            since, local.filter(where), check, check_interval
+            since, local.filter(where), check, check_interval, tap
         )
-        return _changes(batches, local.scope)
+        scope = local.scope
+
+        def changes_of(docs: Sequence[StoredDoc]) -> Iterator[tuple[int, Change]]:
+            for doc in docs:
+                yield 1, to_change(doc, scope)
+
+        return Feed(_changes(batches, scope), tap, changes_of)
 
     def stream(
         self, name: str, since: str | None, check: Check | None, check_interval: float
-    ) -> AsyncIterator[StatePage]:
+    ) -> Feed[StatePage]:
         """Model ``name``'s documents as they change, in batches: first those changed after
         ``since`` (none when it is None), then live ones; as ``feed``, for web-app sync."""
         local = self.model(name)
+        tap = Tap()
         batches = self.repository.hub(name).subscribe(
-            since, local.filter(None), check, check_interval
+            since, local.filter(None), check, check_interval, tap
         )
-        return _state_pages(batches, local.scope)
+        scope = local.scope
+
+        def pages_of(docs: Sequence[StoredDoc]) -> Iterator[tuple[int, StatePage]]:
+            yield len(docs), _state_page(docs, scope)
+
+        return Feed(_state_pages(batches, scope), tap, pages_of)
 
     async def replicate(
         self,
@@ -194,6 +207,10 @@ async def _state_pages(
     batches: AsyncIterator[list[StoredDoc]], scope: TenantScope
 ) -> AsyncIterator[StatePage]:
     async for batch in batches:
-        checkpoint = batch[-1].checkpoint
-        assert checkpoint is not None  # records read from the log have their positions
-        yield StatePage([state_of(doc, scope) for doc in batch], checkpoint)
+        yield _state_page(batch, scope)
+
+
+def _state_page(batch: Sequence[StoredDoc], scope: TenantScope) -> StatePage:
+    checkpoint = batch[-1].checkpoint
+    assert checkpoint is not None  # records read from the log have their positions
+    return StatePage([state_of(doc, scope) for doc in batch], checkpoint)

@@ -224,7 +224,8 @@ class FeedCompleted(Exception):
 
 
 class Feed:
-    """A ``changeFeed`` subscription over gql's WebsocketsTransport, read through a queue.
+    """A ``changeFeed`` subscription over gql's WebsocketsTransport, read through a queue
+    (another subscription field: ``query`` and ``field``).
 
     ``init_payload`` defaults to ``{"Authorization": "Bearer <token>"}`` (no payload when
     ``token`` is None)."""
@@ -240,7 +241,9 @@ class Feed:
         where: Any = None,
         init_payload: dict[str, Any] | None = None,
         query: str = FEED,
+        field: str = "changeFeed",
     ) -> None:
+        self.field = field
         if init_payload is None:
             init_payload = {} if token is None else {"Authorization": f"Bearer {token}"}
         self.transport = WebsocketsTransport(
@@ -268,7 +271,7 @@ class Feed:
     async def _pump(self, session: AsyncClientSession) -> None:
         try:
             async for result in session.subscribe(self.request):
-                await self.queue.put(result["changeFeed"])
+                await self.queue.put(result[self.field])
             await self.queue.put(_COMPLETE)
         except Exception as exc:
             await self.queue.put(exc)
